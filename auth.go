@@ -1,0 +1,114 @@
+package oidcauth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Auth signs users in with an OpenID Connect provider and guards handlers.
+// Create it with [New]. It is immutable and safe for concurrent use.
+type Auth struct {
+	cfg           Config
+	codec         *codec
+	discovery     *discovery
+	cookies       cookieOptions
+	sessionCookie string
+	txPrefix      string
+	origin        string // scheme://host of RedirectURL: the app's origin
+	callbackPath  string
+	touchEvery    int64 // seconds between rolling re-issues of the session
+}
+
+// New validates cfg and returns an Auth. It fails on a configuration
+// mistake, explaining it, and never touches the network: the provider is
+// discovered on first use, so the app starts while the provider is down.
+func New(cfg Config) (*Auth, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	c, err := newCodec(cfg.SessionKeys)
+	if err != nil {
+		return nil, err
+	}
+	redirect, _ := url.Parse(cfg.RedirectURL) // validated by normalize
+	a := &Auth{
+		cfg:          cfg,
+		codec:        c,
+		cookies:      cookieOptions{secure: redirect.Scheme == "https"},
+		origin:       redirect.Scheme + "://" + redirect.Host,
+		callbackPath: redirect.EscapedPath(),
+		touchEvery:   max(int64(cfg.SessionIdleTimeout/time.Second)/8, 1),
+	}
+	if a.callbackPath == "" {
+		a.callbackPath = "/"
+	}
+	a.discovery = &discovery{cfg: &a.cfg}
+	a.sessionCookie = cfg.CookieName
+	if a.cookies.secure {
+		// __Host- cookies are only accepted over https, with Path=/ and no
+		// Domain, so a sibling subdomain cannot plant or shadow them.
+		a.sessionCookie = "__Host-" + cfg.CookieName
+	}
+	a.txPrefix = a.sessionCookie + "_tx."
+	if cfg.InsecureAllowHTTP {
+		cfg.Logger.Warn("oidcauth: InsecureAllowHTTP is set: plain-http provider and redirect URLs are accepted")
+	}
+	return a, nil
+}
+
+// Discover fetches the provider's metadata now instead of on first use, for
+// a readiness check or to warm up at start. It is optional.
+func (a *Auth) Discover(ctx context.Context) error {
+	_, err := a.discovery.get(ctx)
+	return err
+}
+
+// Handler returns the three routes on one handler, for mounting under a
+// prefix or in routers that take an http.Handler: the sign-in path, the
+// callback path (from RedirectURL) and /sign-out. Anything else is 404.
+func (a *Auth) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a.Mount(mux)
+	return mux
+}
+
+// Mount registers the sign-in handler at [Config.SignInPath], the callback
+// at RedirectURL's path and the sign-out handler at /sign-out on mux.
+func (a *Auth) Mount(mux interface {
+	Handle(pattern string, handler http.Handler)
+}) {
+	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
+	mux.Handle(a.callbackPath, a.CallbackHandler())
+	mux.Handle("/sign-out", a.SignOutHandler())
+}
+
+// IsAuthenticated reports whether r carries a valid, unexpired session.
+func (a *Auth) IsAuthenticated(r *http.Request) bool {
+	return a.session(nil, r) != nil
+}
+
+// fail answers a handler failure: one log line without secrets, then the
+// configured or default error response. Any session or transaction has
+// already been cleared by the caller.
+func (a *Auth) fail(w http.ResponseWriter, r *http.Request, event string, err error) {
+	status := ErrorStatus(err)
+	level := a.cfg.Logger.Warn
+	if status >= 500 {
+		level = a.cfg.Logger.Error
+	}
+	level("oidcauth: "+event+" failed", "status", status, "error", logSafe(err))
+	if a.cfg.ErrorHandler != nil {
+		a.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	writeError(w, r, err)
+}
+
+// logSafe is the text of err for a log line. Our errors never carry a token,
+// code, secret or cookie value (token endpoint bodies are reduced to their
+// error fields); the cut guards against verbose causes.
+func logSafe(err error) string {
+	return truncate(err.Error(), 512)
+}

@@ -1,0 +1,331 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// Config configures an [Auth]. It is copied by [New]; changing it afterwards
+// has no effect. Zero values get the defaults documented on each field.
+type Config struct {
+	// Issuer is the provider's issuer URL, exactly as its discovery document
+	// states it. For Logto it is the "Issuer endpoint" of the application,
+	// ending in /oidc (https://<tenant>.logto.app/oidc). Required; https
+	// unless the host is a loopback address (or InsecureAllowHTTP is set).
+	Issuer string
+	// ClientID is the client (Logto: "App ID"). Required.
+	ClientID string
+	// ClientSecret is the client secret (Logto: "App secret"). Empty means a
+	// public client, which then relies on PKCE alone.
+	ClientSecret string
+	// RedirectURL is the absolute callback URL registered at the provider
+	// (Logto: "Redirect URI"), e.g. http://localhost:3000/callback. It is
+	// used verbatim, never rebuilt from request headers. Required. Its
+	// scheme decides whether cookies are Secure, and its origin is the one
+	// the sign-out handler trusts.
+	RedirectURL string
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// sign-out (Logto: "Post sign-out redirect URI"). Optional; when empty
+	// the sign-out handler lands on "/".
+	PostLogoutRedirectURL string
+
+	// Scopes requested at sign-in. Default: openid, profile, email,
+	// offline_access (the last gives a refresh token). "openid" is added
+	// when missing.
+	Scopes []string
+	// Prompt is the OIDC prompt parameter sent at sign-in. Default:
+	// "consent" when Scopes holds offline_access (Logto, like
+	// node-oidc-provider, issues a refresh token only then), none otherwise.
+	// Set it to "login" to force re-authentication, or to "none" for a
+	// silent check.
+	Prompt string
+	// AuthParams are extra authorization request parameters sent on every
+	// sign-in (e.g. Logto's "first_screen"). Protocol parameters that the
+	// library controls (state, nonce, code_challenge, redirect_uri, …) are
+	// refused by New.
+	AuthParams map[string]string
+	// FetchUserInfo makes the callback call the userinfo endpoint and merge
+	// its claims into the user (the subject must match the ID token's).
+	FetchUserInfo bool
+
+	// SessionKeys encrypt and authenticate the session and sign-in cookies.
+	// Each must be at least 32 bytes of secret random data; an AES-256 key
+	// is derived from each with HKDF. The first key encrypts; all keys
+	// decrypt, so rotation is: prepend the new key, keep the old one for a
+	// session lifetime, then drop it. Required.
+	SessionKeys [][]byte
+	// CookieName names the session cookie. Default "oidcauth"; on https the
+	// name gets the "__Host-" prefix, which browsers only accept from a
+	// secure origin with Path=/ and no Domain. Transaction cookies are named
+	// CookieName+"_tx."+id.
+	CookieName string
+	// SessionMaxAge is the absolute session lifetime from sign-in, enforced
+	// inside the encrypted payload. Default 7 days.
+	SessionMaxAge time.Duration
+	// SessionIdleTimeout ends a session that has not been used for this
+	// long. Activity re-issues the cookie at most once per eighth of the
+	// window. Default 24 hours; it is capped at SessionMaxAge.
+	SessionIdleTimeout time.Duration
+	// Store, when set, keeps sessions server-side through a gorilla/sessions
+	// store (Redis, SQL, the filesystem, …); the browser then holds only
+	// what the store puts in its cookie. Default: encrypted cookies.
+	Store sessions.Store
+
+	// SignInPath is where RequireAuth sends browsers that are not signed
+	// in, with ?returnTo=. Default "/sign-in".
+	SignInPath string
+	// HTTPClient makes every call to the provider. A client without a
+	// Timeout gets 10 s; responses are cut at 1 MiB either way. Default: a
+	// client with those limits.
+	HTTPClient *http.Client
+	// ClockSkew is the leeway allowed for ID token exp and iat against the
+	// local clock. Default 1 minute.
+	ClockSkew time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives one structured line per sign-in event; it never
+	// receives a token, code, secret or cookie value. Default slog.Default().
+	Logger *slog.Logger
+	// ErrorHandler renders failures of the sign-in, callback and sign-out
+	// handlers. It receives an error wrapping one of the Err* sentinels;
+	// [ErrorStatus] gives the default status. Default: a short fixed page
+	// (JSON for API requests) that never shows err.Error().
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// OnSignIn runs after the ID token is verified and before the session is
+	// written. It may adjust the user (e.g. map to a local account); an
+	// error denies the sign-in with 403 and no session.
+	OnSignIn func(ctx context.Context, user *User) error
+
+	// InsecureAllowHTTP permits plain-http issuer and redirect URLs on hosts
+	// other than loopback (e.g. a provider container on an internal network).
+	// New logs a warning when it is set.
+	InsecureAllowHTTP bool
+}
+
+// reservedAuthParams are controlled by the library and must not be set
+// through AuthParams.
+var reservedAuthParams = []string{
+	"client_id", "client_secret", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "request", "request_uri",
+}
+
+const (
+	defaultMaxAge      = 7 * 24 * time.Hour
+	defaultIdleTimeout = 24 * time.Hour
+	defaultClockSkew   = time.Minute
+	defaultHTTPTimeout = 10 * time.Second
+	maxResponseBytes   = 1 << 20
+)
+
+// normalize applies defaults and validates; it never touches the network.
+func (c *Config) normalize() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("oidcauth: "+format, args...)) }
+
+	if c.Issuer == "" {
+		bad("Issuer is required (for Logto: https://<tenant>.logto.app/oidc)")
+	} else if u, err := checkURL(c.Issuer, c.InsecureAllowHTTP); err != nil {
+		bad("Issuer %v", err)
+	} else if strings.HasSuffix(u.Hostname(), ".logto.app") && strings.TrimSuffix(u.Path, "/") != "/oidc" {
+		bad("Issuer for Logto ends in /oidc (https://%s/oidc)", u.Host)
+	}
+	if c.ClientID == "" {
+		bad("ClientID is required (Logto: App ID)")
+	}
+	if c.RedirectURL == "" {
+		bad("RedirectURL is required (the absolute callback URL registered at the provider)")
+	} else if _, err := checkURL(c.RedirectURL, c.InsecureAllowHTTP); err != nil {
+		bad("RedirectURL %v", err)
+	}
+	if c.PostLogoutRedirectURL != "" {
+		if _, err := checkURL(c.PostLogoutRedirectURL, c.InsecureAllowHTTP); err != nil {
+			bad("PostLogoutRedirectURL %v", err)
+		}
+	}
+	if len(c.SessionKeys) == 0 {
+		bad("SessionKeys is required: at least one key of 32 random bytes or more")
+	}
+	for i, k := range c.SessionKeys {
+		if len(k) < 32 {
+			bad("SessionKeys[%d] is %d bytes; at least 32 are needed", i, len(k))
+		}
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"openid", "profile", "email", "offline_access"}
+	} else {
+		c.Scopes = slices.Clone(c.Scopes)
+		if !slices.Contains(c.Scopes, "openid") {
+			c.Scopes = append([]string{"openid"}, c.Scopes...)
+		}
+	}
+	if c.Prompt == "" && slices.Contains(c.Scopes, "offline_access") {
+		c.Prompt = "consent"
+	}
+	for k := range c.AuthParams {
+		if slices.Contains(reservedAuthParams, k) {
+			bad("AuthParams may not set %q: the library controls it", k)
+		}
+	}
+	if c.CookieName == "" {
+		c.CookieName = "oidcauth"
+	}
+	if !validCookieName(c.CookieName) {
+		bad("CookieName %q has characters not allowed in a cookie name", c.CookieName)
+	}
+	switch {
+	case c.SessionMaxAge < 0 || c.SessionIdleTimeout < 0 || c.ClockSkew < 0:
+		bad("SessionMaxAge, SessionIdleTimeout and ClockSkew may not be negative")
+	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = defaultMaxAge
+	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = defaultIdleTimeout
+	}
+	c.SessionIdleTimeout = min(c.SessionIdleTimeout, c.SessionMaxAge)
+	if c.SessionMaxAge < time.Minute {
+		bad("SessionMaxAge of %v is too short to sign in", c.SessionMaxAge)
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = defaultClockSkew
+	}
+	if c.SignInPath == "" {
+		c.SignInPath = "/sign-in"
+	} else if !strings.HasPrefix(c.SignInPath, "/") || strings.HasPrefix(c.SignInPath, "//") {
+		bad("SignInPath must be a path starting with a single /")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.HTTPClient = limitedClient(c.HTTPClient)
+	c.AuthParams = cloneMap(c.AuthParams)
+	c.SessionKeys = slices.Clone(c.SessionKeys)
+	return errors.Join(errs...)
+}
+
+// checkURL accepts absolute http(s) URLs without fragment or user info; http
+// only for loopback hosts unless allowHTTP.
+func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, errors.New("must be an absolute URL")
+	}
+	if u.Fragment != "" || u.User != nil {
+		return nil, errors.New("must not have a fragment or user info")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP && !isLoopback(u.Hostname()) {
+			return nil, errors.New("must use https (plain http is accepted for localhost only)")
+		}
+	default:
+		return nil, errors.New("must use https")
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validCookieName(s string) bool {
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// limitedClient returns a copy of c (or a new client) whose transport cuts
+// response bodies at maxResponseBytes and whose timeout is set.
+func limitedClient(c *http.Client) *http.Client {
+	var out http.Client
+	if c != nil {
+		out = *c
+	}
+	if out.Timeout == 0 {
+		out.Timeout = defaultHTTPTimeout
+	}
+	base := out.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if _, ok := base.(limitTransport); !ok {
+		out.Transport = limitTransport{base: base, max: maxResponseBytes}
+	}
+	return &out
+}
+
+// limitTransport makes a body larger than max fail with an error instead of
+// filling memory: a hostile or broken provider cannot exhaust the app.
+type limitTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
+	return resp, nil
+}
+
+var errResponseTooLarge = errors.New("oidcauth: provider response exceeds 1 MiB")
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe one byte: a body of exactly the limit is fine.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,75 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+)
+
+// User is the signed-in user, as the ID token (and, with
+// [Config.FetchUserInfo], the userinfo endpoint) described them. The common
+// claims are typed; [User.Claims] decodes any other.
+type User struct {
+	// Subject is the provider's stable identifier for the user (sub).
+	Subject string
+	// Name is the display name (name).
+	Name string
+	// Email is the e-mail address (email); check EmailVerified before
+	// trusting it as an identity.
+	Email string
+	// EmailVerified reports the email_verified claim.
+	EmailVerified bool
+	// Picture is the profile picture URL (picture).
+	Picture string
+	// Username is Logto's username claim, or preferred_username.
+	Username string
+	// Issuer is the provider that signed the user in.
+	Issuer string
+
+	claims string // raw JSON object of every claim
+}
+
+// Claims decodes all the user's claims (the ID token's, merged with
+// userinfo's when fetched) into v, like go-oidc's IDToken.Claims. Use it
+// for claims without a typed field, such as Logto's "roles" or
+// "organizations".
+func (u *User) Claims(v any) error {
+	if u == nil || u.claims == "" {
+		return errors.New("oidcauth: no claims")
+	}
+	return json.Unmarshal([]byte(u.claims), v)
+}
+
+// LogValue keeps log lines to the subject and issuer: a user's name and
+// e-mail are personal data that do not belong in logs by default.
+func (u *User) LogValue() slog.Value {
+	if u == nil {
+		return slog.Value{}
+	}
+	return slog.GroupValue(slog.String("sub", u.Subject), slog.String("iss", u.Issuer))
+}
+
+// contextKey is a pointer to a private type, so no other package can read or
+// forge the value (net/http's pattern).
+type contextKey struct{ name string }
+
+func (k *contextKey) String() string { return "oidcauth context value " + k.name }
+
+var sessionContextKey = &contextKey{"session"}
+
+// UserFromContext returns the signed-in user that [Auth.RequireAuth] or
+// [Auth.LoadUser] put in ctx. It returns nil and false when the middleware
+// did not run or nobody is signed in; it never panics.
+func UserFromContext(ctx context.Context) (*User, bool) {
+	s, ok := ctx.Value(sessionContextKey).(*session)
+	if !ok || s == nil || s == anonymous {
+		return nil, false
+	}
+	return &s.user, true
+}
+
+func sessionFromContext(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionContextKey).(*session)
+	return s
+}

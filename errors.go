@@ -1,0 +1,198 @@
+package oidcauth
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+)
+
+// Sentinel errors. Every error the handlers report wraps exactly one of them,
+// so an [Config.ErrorHandler] can branch with errors.Is. The messages are
+// fixed and contain no request data, token, code or secret.
+var (
+	// ErrProviderUnavailable: the provider's discovery document could not be
+	// fetched (or did not match the configured issuer). Answered with 503.
+	ErrProviderUnavailable = errors.New("oidcauth: identity provider unavailable")
+	// ErrInvalidState: the callback's state is missing, unknown, expired,
+	// already used, or belongs to another browser. Answered with 400.
+	ErrInvalidState = errors.New("oidcauth: invalid or expired sign-in state")
+	// ErrInvalidCallback: the callback lacks a code, carries both a code and
+	// an error, or is otherwise malformed. Answered with 400.
+	ErrInvalidCallback = errors.New("oidcauth: invalid callback request")
+	// ErrIssuerMismatch: the RFC 9207 iss parameter is wrong or missing while
+	// the provider advertises it (a mix-up attack, or a misconfiguration).
+	// Answered with 400.
+	ErrIssuerMismatch = errors.New("oidcauth: authorization response from another issuer")
+	// ErrCodeRejected: the token endpoint refused the authorization code
+	// (invalid_grant: expired, replayed or not ours). Answered with 400.
+	ErrCodeRejected = errors.New("oidcauth: authorization code rejected")
+	// ErrTokenEndpoint: the token endpoint failed, timed out, or answered
+	// something that is not a usable token response. Answered with 502.
+	ErrTokenEndpoint = errors.New("oidcauth: token endpoint failed")
+	// ErrInvalidIDToken: the ID token failed a check (signature, iss, aud,
+	// exp, iat, nonce, sub, azp, at_hash). Answered with 502.
+	ErrInvalidIDToken = errors.New("oidcauth: invalid ID token")
+	// ErrUserInfo: the userinfo endpoint failed or answered for another
+	// subject. Answered with 502.
+	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
+	// ErrAccessDenied: the user or the provider refused the sign-in (the
+	// callback carried an error such as access_denied; a *[ProviderError]
+	// in the chain has the details), or [Config.OnSignIn] denied the user.
+	// Answered with 403.
+	ErrAccessDenied = errors.New("oidcauth: sign-in refused")
+	// ErrAuthorization: the provider answered the authorization request
+	// with an error other than a refusal (invalid_scope,
+	// unauthorized_client, server_error, …); a *[ProviderError] in the
+	// chain has the details. Answered with 502.
+	ErrAuthorization = errors.New("oidcauth: provider returned an authorization error")
+	// ErrNotSignedIn: the request carries no valid session. RequireAuth
+	// answers it with a redirect to sign in, or 401 for API requests.
+	ErrNotSignedIn = errors.New("oidcauth: not signed in")
+	// ErrSessionTooLarge: the session does not fit in the cookie budget
+	// (eight chunks). Use a server-side [Config.Store]. Answered with 500.
+	ErrSessionTooLarge = errors.New("oidcauth: session too large for cookies")
+	// ErrMethodNotAllowed: a handler was called with a method it does not
+	// serve. Answered with 405.
+	ErrMethodNotAllowed = errors.New("oidcauth: method not allowed")
+	// ErrInternal: a fault on our side (randomness, encoding, a session
+	// store). Answered with 500.
+	ErrInternal = errors.New("oidcauth: internal error")
+)
+
+// ProviderError is an OAuth 2.0 error the provider returned, either in the
+// authorization response (RFC 6749 §4.1.2.1) or from the token endpoint
+// (RFC 6749 §5.2). It is for logs and custom error handlers; the default
+// error page never shows the provider's text.
+type ProviderError struct {
+	// Code is the error code, such as "access_denied" or "invalid_grant".
+	Code string
+	// Description is the provider's error_description, if any.
+	Description string
+	// URI is the provider's error_uri, if any.
+	URI string
+	// StatusCode is the token endpoint's HTTP status; 0 for an
+	// authorization response.
+	StatusCode int
+}
+
+func (e *ProviderError) Error() string {
+	if e.Description != "" {
+		return "oidcauth: provider error " + e.Code + ": " + e.Description
+	}
+	return "oidcauth: provider error " + e.Code
+}
+
+// failure ties a sentinel to its cause while keeping both reachable through
+// errors.Is and errors.As.
+type failure struct {
+	kind  error
+	cause error
+}
+
+func (f *failure) Error() string {
+	if f.cause == nil {
+		return f.kind.Error()
+	}
+	return f.kind.Error() + ": " + f.cause.Error()
+}
+
+func (f *failure) Unwrap() []error {
+	if f.cause == nil {
+		return []error{f.kind}
+	}
+	return []error{f.kind, f.cause}
+}
+
+func fail(kind, cause error) error { return &failure{kind: kind, cause: cause} }
+
+// errorStatuses maps each sentinel to its HTTP status and the fixed phrase
+// shown to the user. The phrase never includes err.Error().
+var errorStatuses = []struct {
+	err    error
+	status int
+	phrase string
+}{
+	{ErrProviderUnavailable, http.StatusServiceUnavailable, "The sign-in service is unavailable right now. Please try again in a moment."},
+	{ErrInvalidState, http.StatusBadRequest, "This sign-in link has expired or was already used. Please sign in again."},
+	{ErrInvalidCallback, http.StatusBadRequest, "The sign-in response was invalid. Please sign in again."},
+	{ErrIssuerMismatch, http.StatusBadRequest, "The sign-in response came from an unexpected provider."},
+	{ErrCodeRejected, http.StatusBadRequest, "The sign-in could not be completed. Please sign in again."},
+	{ErrTokenEndpoint, http.StatusBadGateway, "The sign-in service did not respond correctly. Please try again."},
+	{ErrInvalidIDToken, http.StatusBadGateway, "The sign-in service sent an invalid identity. Please try again."},
+	{ErrUserInfo, http.StatusBadGateway, "The sign-in service did not return your profile. Please try again."},
+	{ErrAccessDenied, http.StatusForbidden, "Sign-in was cancelled or refused."},
+	{ErrAuthorization, http.StatusBadGateway, "The sign-in service could not sign you in. Please try again later."},
+	{ErrNotSignedIn, http.StatusUnauthorized, "Please sign in."},
+	{ErrSessionTooLarge, http.StatusInternalServerError, "Your session could not be saved."},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed."},
+}
+
+// ErrorStatus returns the HTTP status the default error handler uses for
+// err: 400 for bad or replayed sign-in input, 403 when the sign-in was
+// refused, 502 or 503 when the provider fails, 401 when not signed in, and
+// 500 for anything else.
+func ErrorStatus(err error) int {
+	status, _ := classify(err)
+	return status
+}
+
+func classify(err error) (int, string) {
+	for _, e := range errorStatuses {
+		if errors.Is(err, e.err) {
+			return e.status, e.phrase
+		}
+	}
+	return http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#222}a{color:#4b3fd6}</style>
+</head><body><main>
+<h1 id="error-title">{{.Title}}</h1>
+<p id="error-message">{{.Message}}</p>
+<p><a href="{{.Home}}">Back to the home page</a></p>
+</main></body></html>
+`))
+
+// writeError renders the default error response: a short fixed phrase as
+// HTML for browsers, or {"error": …} JSON for API clients. Nothing from the
+// request or the provider is echoed.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, phrase := classify(err)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if wantsJSON(r) {
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": errorCode(status), "message": phrase})
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
+}
+
+func errorCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "access_denied"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusBadGateway:
+		return "bad_gateway"
+	case http.StatusServiceUnavailable:
+		return "temporarily_unavailable"
+	default:
+		return "server_error"
+	}
+}

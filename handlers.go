@@ -1,0 +1,478 @@
+package oidcauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// SignInOption customises one sign-in, like x/oauth2's AuthCodeOption. Only
+// this package implements it.
+type SignInOption interface{ apply(*signInOptions) }
+
+type signInOptions struct {
+	returnTo string
+	prompt   string
+	params   map[string]string
+}
+
+type optionFunc func(*signInOptions)
+
+func (f optionFunc) apply(o *signInOptions) { f(o) }
+
+// WithReturnTo sets where the browser lands after signing in. Only a path on
+// the app's own origin is honoured; anything else lands on "/".
+func WithReturnTo(path string) SignInOption {
+	return optionFunc(func(o *signInOptions) { o.returnTo = path })
+}
+
+// WithFirstScreen asks the provider to open on a given screen: Logto's
+// first_screen parameter ("sign_in", "register", "reset_password",
+// "single_sign_on", "identifier:sign_in", "identifier:register").
+// WithFirstScreen("register") is Logto SDKs' sign-up first screen.
+func WithFirstScreen(screen string) SignInOption { return WithAuthParam("first_screen", screen) }
+
+// WithInteractionMode sets Logto's older interaction_mode parameter
+// ("signUp" opens the sign-up screen) for Logto versions that predate
+// first_screen.
+func WithInteractionMode(mode string) SignInOption { return WithAuthParam("interaction_mode", mode) }
+
+// WithLoginHint pre-fills the user's identifier (OIDC Core §3.1.2.1
+// login_hint), such as an e-mail address.
+func WithLoginHint(hint string) SignInOption { return WithAuthParam("login_hint", hint) }
+
+// WithPrompt overrides [Config.Prompt] for this sign-in ("login",
+// "consent", "none", or "" for no prompt parameter).
+func WithPrompt(prompt string) SignInOption {
+	return optionFunc(func(o *signInOptions) { o.prompt = prompt })
+}
+
+// WithAuthParam adds an authorization request parameter, such as Logto's
+// "identifier" or "direct_sign_in". Parameters the library controls (state,
+// nonce, PKCE, redirect_uri, scope, …) are ignored.
+func WithAuthParam(key, value string) SignInOption {
+	return optionFunc(func(o *signInOptions) {
+		if slices.Contains(reservedAuthParams, key) {
+			return
+		}
+		if o.params == nil {
+			o.params = map[string]string{}
+		}
+		o.params[key] = value
+	})
+}
+
+// firstScreens are the values of Logto's first_screen that the sign-in
+// handler passes through from its query string.
+var firstScreens = []string{"sign_in", "register", "reset_password", "single_sign_on", "identifier:sign_in", "identifier:register"}
+
+// SignInHandler starts a sign-in. It reads these query parameters:
+// returnTo (a same-origin path to land on afterwards), first_screen (one of
+// Logto's values; e.g. first_screen=register opens sign-up),
+// interaction_mode=signUp (Logto's older form) and login_hint. GET only.
+func (a *Auth) SignInHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			a.fail(w, r, "sign-in", ErrMethodNotAllowed)
+			return
+		}
+		q := r.URL.Query()
+		opts := []SignInOption{WithReturnTo(q.Get("returnTo"))}
+		if s := q.Get("first_screen"); slices.Contains(firstScreens, s) {
+			opts = append(opts, WithFirstScreen(s))
+		}
+		if q.Get("interaction_mode") == "signUp" {
+			opts = append(opts, WithInteractionMode("signUp"))
+		}
+		if h := q.Get("login_hint"); h != "" && len(h) <= 256 {
+			opts = append(opts, WithLoginHint(h))
+		}
+		a.SignIn(w, r, opts...)
+	})
+}
+
+// SignIn redirects the browser to the provider to sign in, using the
+// authorization code flow with PKCE (S256), a fresh state and nonce, and
+// the given options. While the provider cannot be reached it answers 503.
+func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOption) {
+	o := signInOptions{prompt: a.cfg.Prompt}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		a.fail(w, r, "sign-in", err)
+		return
+	}
+	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
+	a.saveTransaction(w, r, t)
+	params := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(t.verifier),
+		oauth2.SetAuthURLParam("nonce", t.nonce),
+	}
+	if o.prompt != "" {
+		params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
+	}
+	for _, extra := range []map[string]string{a.cfg.AuthParams, o.params} {
+		for k, v := range extra {
+			params = append(params, oauth2.SetAuthURLParam(k, v))
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.cfg.Logger.Info("oidcauth: sign-in started")
+	http.Redirect(w, r, m.oauth2.AuthCodeURL(t.state, params...), http.StatusSeeOther)
+}
+
+// CallbackHandler finishes a sign-in at the redirect URI. It checks the
+// state against this browser's pending sign-in (single use), the RFC 9207
+// issuer, redeems the code with the PKCE verifier, verifies the ID token,
+// replaces any earlier session with a fresh one and redirects to the
+// returnTo path with 303. Any failure answers 4xx/5xx and leaves no session.
+func (a *Auth) CallbackHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			a.fail(w, r, "sign-in callback", ErrMethodNotAllowed)
+			return
+		}
+		s, returnTo, err := a.callback(w, r)
+		if err == nil {
+			err = a.writeSession(w, r, s, true)
+		}
+		if err != nil {
+			a.clearSession(w, r)
+			a.fail(w, r, "sign-in callback", err)
+			return
+		}
+		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "user", &s.user)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	})
+}
+
+// refusals are authorization errors meaning the user or provider said no
+// (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
+var refusals = []string{"access_denied", "login_required", "consent_required", "interaction_required", "account_selection_required"}
+
+func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, string, error) {
+	q := r.URL.Query()
+	// Consume the transaction first: whatever happens next, this state
+	// cannot be used again.
+	t, err := a.takeTransaction(w, r, q.Get("state"))
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		return nil, "", err
+	}
+	// RFC 9207 §2.4: when the provider advertises the iss parameter it must
+	// be present; when present it must be our issuer, also on errors.
+	if iss, has := q["iss"]; has || m.issParam {
+		if !has || len(iss) != 1 || iss[0] != a.cfg.Issuer {
+			return nil, "", fail(ErrIssuerMismatch, nil)
+		}
+	}
+	if code := q.Get("error"); code != "" {
+		if q.Has("code") {
+			return nil, "", fail(ErrInvalidCallback, errors.New("both code and error in the response"))
+		}
+		pe := &ProviderError{Code: truncate(code, 64), Description: truncate(q.Get("error_description"), 256), URI: truncate(q.Get("error_uri"), 256)}
+		switch {
+		case slices.Contains(refusals, code):
+			return nil, "", fail(ErrAccessDenied, pe)
+		case code == "temporarily_unavailable":
+			return nil, "", fail(ErrProviderUnavailable, pe)
+		default:
+			return nil, "", fail(ErrAuthorization, pe)
+		}
+	}
+	code := q.Get("code")
+	if code == "" || len(q["code"]) != 1 {
+		return nil, "", fail(ErrInvalidCallback, errors.New("missing code"))
+	}
+	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
+	tok, err := m.oauth2.Exchange(ctx, code, oauth2.VerifierOption(t.verifier))
+	if err != nil {
+		return nil, "", tokenError(err)
+	}
+	idt, claims, err := a.verifyIDToken(ctx, m, tok, t)
+	if err != nil {
+		return nil, "", err
+	}
+	if a.cfg.FetchUserInfo {
+		if claims, err = a.mergeUserInfo(ctx, m, tok, idt.Subject, claims); err != nil {
+			return nil, "", err
+		}
+	}
+	s, err := a.newSession(idt, claims, tok)
+	if err != nil {
+		return nil, "", err
+	}
+	if a.cfg.OnSignIn != nil {
+		if err := a.cfg.OnSignIn(r.Context(), &s.user); err != nil {
+			return nil, "", fail(ErrAccessDenied, err)
+		}
+		if s.user.Subject != idt.Subject {
+			return nil, "", fail(ErrInternal, errors.New("OnSignIn may not change the subject"))
+		}
+	}
+	return s, t.returnTo, nil
+}
+
+// tokenError classifies a failed code redemption without keeping the
+// response body, which oauth2.RetrieveError prints and which must not reach
+// a log.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fail(ErrTokenEndpoint, err)
+	}
+	pe := &ProviderError{Code: truncate(re.ErrorCode, 64), Description: truncate(re.ErrorDescription, 256), URI: truncate(re.ErrorURI, 256)}
+	if re.Response != nil {
+		pe.StatusCode = re.Response.StatusCode
+	}
+	if re.ErrorCode == "invalid_grant" {
+		return fail(ErrCodeRejected, pe)
+	}
+	return fail(ErrTokenEndpoint, pe)
+}
+
+// idClaims are the claims we read beyond go-oidc's checks.
+type idClaims struct {
+	Azp               string          `json:"azp"`
+	Sid               string          `json:"sid"`
+	Name              string          `json:"name"`
+	Email             string          `json:"email"`
+	EmailVerified     json.RawMessage `json:"email_verified"`
+	Picture           string          `json:"picture"`
+	Username          string          `json:"username"`
+	PreferredUsername string          `json:"preferred_username"`
+}
+
+// verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc verifies
+// signature, iss, aud and exp; we add nonce, sub, iat, azp and at_hash.
+func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *oauth2.Token, t *transaction) (*oidc.IDToken, json.RawMessage, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, nil, fail(ErrInvalidIDToken, errors.New("token response has no id_token"))
+	}
+	idt, err := m.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, nil, fail(ErrInvalidIDToken, err)
+	}
+	bad := func(why string) (*oidc.IDToken, json.RawMessage, error) {
+		return nil, nil, fail(ErrInvalidIDToken, errors.New(why))
+	}
+	// §3.1.3.7 item 11: the nonce ties the token to this browser's attempt.
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(t.nonce)) != 1 {
+		return bad("nonce does not match")
+	}
+	if idt.Subject == "" || len(idt.Subject) > 255 {
+		return bad("sub missing or longer than 255 characters")
+	}
+	// §3.1.3.7 item 10: iat must be present and recent; a token issued
+	// before this attempt began is a replay.
+	skew := a.cfg.ClockSkew
+	now := a.cfg.Now()
+	if idt.IssuedAt.IsZero() || idt.IssuedAt.After(now.Add(skew)) || idt.IssuedAt.Before(time.Unix(t.created, 0).Add(-skew)) {
+		return bad("iat missing, in the future, or before the sign-in began")
+	}
+	var c idClaims
+	var claims json.RawMessage
+	if err := idt.Claims(&claims); err != nil {
+		return bad("claims are not a JSON object")
+	}
+	if err := json.Unmarshal(claims, &c); err != nil {
+		return bad("claims have unexpected types")
+	}
+	// §3.1.3.7 items 4–5: with several audiences azp must name us.
+	if (len(idt.Audience) > 1 && c.Azp == "") || (c.Azp != "" && c.Azp != a.cfg.ClientID) {
+		return bad("azp missing or not this client")
+	}
+	// §3.1.3.8: at_hash, when present, binds the access token.
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return bad("at_hash does not match the access token")
+		}
+	}
+	return idt, claims, nil
+}
+
+// mergeUserInfo fetches userinfo (OIDC Core §5.3) and overlays it on the ID
+// token's claims; its sub must equal the ID token's (§5.3.2).
+func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, tok *oauth2.Token, sub string, claims json.RawMessage) (json.RawMessage, error) {
+	ui, err := m.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return nil, fail(ErrUserInfo, err)
+	}
+	if ui.Subject != sub {
+		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the ID token's"))
+	}
+	var merged, extra map[string]any
+	if err := json.Unmarshal(claims, &merged); err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	if err := ui.Claims(&extra); err != nil {
+		return nil, fail(ErrUserInfo, err)
+	}
+	for k, v := range extra {
+		merged[k] = v
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	return out, nil
+}
+
+func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2.Token) (*session, error) {
+	var c idClaims
+	if err := json.Unmarshal(claims, &c); err != nil {
+		return nil, fail(ErrUserInfo, errors.New("claims have unexpected types"))
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	now := a.cfg.Now().Unix()
+	s := &session{
+		id:           string(id[:]),
+		sid:          c.Sid,
+		created:      now,
+		touched:      now,
+		idToken:      packToken(tok.Extra("id_token").(string)),
+		accessToken:  packToken(tok.AccessToken),
+		refreshToken: tok.RefreshToken,
+	}
+	if !tok.Expiry.IsZero() {
+		s.expiry = tok.Expiry.Unix()
+	}
+	s.user = User{
+		Subject:       idt.Subject,
+		Name:          c.Name,
+		Email:         c.Email,
+		EmailVerified: string(c.EmailVerified) == "true" || string(c.EmailVerified) == `"true"`,
+		Picture:       c.Picture,
+		Username:      c.Username,
+		Issuer:        a.cfg.Issuer,
+		claims:        string(claims),
+	}
+	if s.user.Username == "" {
+		s.user.Username = c.PreferredUsername
+	}
+	return s, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// SignOutHandler signs the user out at GET or POST. A request that another
+// site made (Sec-Fetch-Site, Origin or Referer say so) gets a confirmation
+// page instead, so a cross-site link or form cannot sign a user out
+// silently; the app's own links and buttons work directly.
+func (a *Auth) SignOutHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			a.fail(w, r, "sign-out", ErrMethodNotAllowed)
+			return
+		}
+		if a.crossSite(r) {
+			a.confirmSignOut(w, r)
+			return
+		}
+		a.SignOut(w, r)
+	})
+}
+
+// SignOut ends the session locally, then sends the browser to the
+// provider's end_session_endpoint (OIDC RP-Initiated Logout 1.0 §2) with
+// id_token_hint, client_id and post_logout_redirect_uri, or straight to the
+// post-logout URL when the provider has none or cannot be reached.
+func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
+	s := a.session(nil, r)
+	a.clearSession(w, r)
+	target := a.cfg.PostLogoutRedirectURL
+	if target == "" {
+		target = "/"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	m, err := a.discovery.get(ctx)
+	cancel()
+	if err == nil && m.endSession != "" {
+		if u, perr := url.Parse(m.endSession); perr == nil {
+			q := u.Query()
+			q.Set("client_id", a.cfg.ClientID)
+			if a.cfg.PostLogoutRedirectURL != "" {
+				q.Set("post_logout_redirect_uri", a.cfg.PostLogoutRedirectURL)
+			}
+			if s != nil && !s.idToken.empty() {
+				q.Set("id_token_hint", s.idToken.String())
+			}
+			u.RawQuery = q.Encode()
+			target = u.String()
+		}
+	}
+	if s != nil {
+		a.cfg.Logger.Info("oidcauth: signed out", "user", &s.user)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// crossSite reports positive evidence that another site made the request.
+// Requests without any of these headers (non-browser clients) pass: a
+// browser always sends Sec-Fetch-Site or Origin on a cross-site request.
+func (a *Auth) crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "cross-site", "same-site":
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		return o != a.origin
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err != nil || u.Scheme+"://"+u.Host != a.origin
+	}
+	return false
+}
+
+var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign out?</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
+</head><body><main>
+<h1>Sign out?</h1>
+<p>Another site asked to sign you out.</p>
+<form method="post" action="{{.}}"><button type="submit" id="confirm-sign-out">Sign out</button></form>
+<p><a href="/">Stay signed in</a></p>
+</main></body></html>
+`))
+
+func (a *Auth) confirmSignOut(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_ = confirmPage.Execute(w, r.URL.EscapedPath())
+}

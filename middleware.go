@@ -1,0 +1,132 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// RequireAuth lets only signed-in requests through to next, with the user in
+// the request context ([UserFromContext]). Others are challenged: a browser
+// navigation (GET or HEAD) is redirected with 303 to the sign-in path with
+// returnTo set to the requested path; any other request (fetch or XHR,
+// Accept: application/json, a POST) gets 401 with WWW-Authenticate and a
+// JSON body. It makes no network call: the session is authenticated,
+// decrypted and checked for expiry locally, once per request.
+//
+// It has the standard middleware shape, so it works as
+// mux.Handle("/p", auth.RequireAuth(h)) and as chi's r.Use(auth.RequireAuth).
+func (a *Auth) RequireAuth(next http.Handler) http.Handler { return a.require(next, false) }
+
+// RequireAuthAPI is RequireAuth for API routes: requests without a session
+// always get 401, never a redirect.
+func (a *Auth) RequireAuthAPI(next http.Handler) http.Handler { return a.require(next, true) }
+
+func (a *Auth) require(next http.Handler, api bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := sessionFromContext(r.Context()); s != nil && s != anonymous {
+			next.ServeHTTP(w, r) // an outer RequireAuth or LoadUser already decoded it
+			return
+		}
+		s := a.session(w, r)
+		if s == nil {
+			a.challenge(w, r, api)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey, s)))
+	})
+}
+
+// LoadUser is the optional-auth twin of RequireAuth: it puts the user in
+// the context when the request has a valid session and lets every request
+// through.
+func (a *Auth) LoadUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sessionFromContext(r.Context()) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s := a.session(w, r)
+		if s == nil {
+			s = anonymous // remembered, so a nested RequireAuth does not decode again
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey, s)))
+	})
+}
+
+// anonymous marks a request already found to have no session.
+var anonymous = &session{}
+
+// session returns r's valid session or nil. With w, it also re-issues the
+// cookie when an eighth of the idle window has passed since the last time
+// (rolling idle timeout), and expires a cookie that is invalid or out of
+// date so the browser stops sending it.
+func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
+	if s := sessionFromContext(r.Context()); s != nil {
+		if s == anonymous {
+			return nil
+		}
+		return s
+	}
+	s, present := a.readSession(r)
+	if s == nil {
+		if present && w != nil {
+			a.clearSession(w, r)
+		}
+		return nil
+	}
+	now := a.cfg.Now().Unix()
+	maxAge, idle := int64(a.cfg.SessionMaxAge.Seconds()), int64(a.cfg.SessionIdleTimeout.Seconds())
+	// The times are inside the authenticated payload: a browser or proxy
+	// that ignores cookie expiry cannot extend a session.
+	if now >= s.created+maxAge || now >= s.touched+idle || s.touched < s.created {
+		if w != nil {
+			a.clearSession(w, r)
+		}
+		return nil
+	}
+	if w != nil && now-s.touched >= a.touchEvery {
+		s.touched = now
+		if err := a.writeSession(w, r, s, false); err != nil {
+			a.cfg.Logger.Warn("oidcauth: session re-issue failed", "error", logSafe(err))
+		}
+	}
+	return s
+}
+
+// challenge answers a request that needs a session and has none.
+func (a *Auth) challenge(w http.ResponseWriter, r *http.Request, api bool) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if !api && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {
+		http.Redirect(w, r, a.cfg.SignInPath+"?returnTo="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	// There is no registered scheme for cookie sessions; this names the
+	// cookie and where to sign in, after draft-broyer-http-cookie-auth.
+	h.Set("WWW-Authenticate", `Cookie realm="`+a.sessionCookie+`", form-action="`+a.cfg.SignInPath+`"`)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "unauthorized", "message": "Please sign in."})
+}
+
+// wantsJSON tells API clients from browser navigations. Browsers mark a
+// navigation with Sec-Fetch-Mode: navigate and ask for text/html; fetch and
+// XHR send another mode; API clients ask for JSON. A bare request (curl, a
+// plain Go client) counts as a navigation.
+func wantsJSON(r *http.Request) bool {
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	if mode == "navigate" {
+		return false
+	}
+	if r.Header.Get("X-Requested-With") == "XMLHttpRequest" {
+		return true
+	}
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "text/html") {
+		return false
+	}
+	return strings.Contains(accept, "json") || mode != ""
+}

@@ -1,0 +1,164 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// metadata is what one successful discovery gives: endpoints, the verifier
+// and its key set. It is immutable; a refresh replaces it whole.
+type metadata struct {
+	provider   *oidc.Provider
+	oauth2     oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	endSession string
+	issParam   bool // RFC 9207 authorization_response_iss_parameter_supported
+	fetchedAt  time.Time
+}
+
+// discoveryExtras are discovery fields go-oidc does not expose directly.
+type discoveryExtras struct {
+	EndSession string `json:"end_session_endpoint"`
+	IssParam   bool   `json:"authorization_response_iss_parameter_supported"`
+}
+
+const (
+	discoveryTimeout = 5 * time.Second
+	metadataTTL      = 24 * time.Hour
+	minBackoff       = time.Second
+	maxBackoff       = 30 * time.Second
+)
+
+// discovery fetches the provider's metadata lazily, one fetch at a time,
+// keeps the last good copy when a refresh fails, and backs off after
+// failures so an unreachable provider costs one timed-out call per backoff
+// period, not one per request.
+type discovery struct {
+	cfg *Config
+
+	mu       sync.Mutex
+	cur      *metadata
+	inflight chan struct{} // closed when the running fetch ends
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// get returns the metadata, fetching it if there is none yet. A stale copy
+// is returned at once while a refresh runs in the background.
+func (d *discovery) get(ctx context.Context) (*metadata, error) {
+	for {
+		d.mu.Lock()
+		now := d.cfg.Now()
+		if m := d.cur; m != nil {
+			if now.Sub(m.fetchedAt) > metadataTTL && d.inflight == nil && !now.Before(d.retryAt) {
+				d.start()
+			}
+			d.mu.Unlock()
+			return m, nil
+		}
+		if d.inflight == nil {
+			if now.Before(d.retryAt) {
+				err := d.lastErr
+				d.mu.Unlock()
+				return nil, fail(ErrProviderUnavailable, err)
+			}
+			d.start()
+		}
+		ch := d.inflight
+		d.mu.Unlock()
+		select {
+		case <-ch:
+			d.mu.Lock()
+			m, err := d.cur, d.lastErr
+			d.mu.Unlock()
+			if m != nil {
+				return m, nil
+			}
+			return nil, fail(ErrProviderUnavailable, err)
+		case <-ctx.Done():
+			return nil, fail(ErrProviderUnavailable, ctx.Err())
+		}
+	}
+}
+
+// cached returns the current metadata without fetching.
+func (d *discovery) cached() *metadata {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cur
+}
+
+// start runs a fetch in the background; d.mu is held. The fetch is detached
+// from any request so that one caller giving up does not fail the others.
+func (d *discovery) start() {
+	ch := make(chan struct{})
+	d.inflight = ch
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
+		m, err := d.fetch(ctx)
+		cancel()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.inflight = nil
+		close(ch)
+		if err != nil {
+			d.failures++
+			backoff := min(minBackoff<<min(d.failures-1, 5), maxBackoff)
+			d.retryAt = d.cfg.Now().Add(backoff)
+			d.lastErr = err
+			d.cfg.Logger.Warn("oidcauth: provider discovery failed", "issuer", d.cfg.Issuer, "retry_in", backoff, "error", err.Error())
+			return
+		}
+		d.failures, d.lastErr, d.retryAt = 0, nil, time.Time{}
+		d.cur = m
+	}()
+}
+
+func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
+	cfg := d.cfg
+	// go-oidc uses the client in the context for discovery and, later, for
+	// the key set; it checks that the document names our issuer exactly
+	// (OIDC Discovery §4.3), which defeats a mix-up through a wrong issuer.
+	clientCtx := oidc.ClientContext(context.Background(), cfg.HTTPClient)
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, cfg.HTTPClient), cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	var extras discoveryExtras
+	if err := p.Claims(&extras); err != nil {
+		return nil, err
+	}
+	m := &metadata{
+		provider:   p,
+		endSession: extras.EndSession,
+		issParam:   extras.IssParam,
+		fetchedAt:  cfg.Now(),
+	}
+	endpoint := p.Endpoint()
+	if endpoint.AuthURL == "" || endpoint.TokenURL == "" {
+		return nil, errors.New("oidcauth: discovery lacks authorization or token endpoint")
+	}
+	m.oauth2 = oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		Endpoint:     endpoint,
+		RedirectURL:  cfg.RedirectURL,
+		Scopes:       cfg.Scopes,
+	}
+	skew := cfg.ClockSkew
+	// The verifier's key set fetches keys with our client; its Now is moved
+	// back by the allowed skew so an ID token is accepted up to ClockSkew
+	// after its exp. Algorithms default to what discovery advertises, less
+	// "none" and HMAC, which go-oidc never accepts.
+	m.verifier = p.VerifierContext(clientCtx, &oidc.Config{
+		ClientID: cfg.ClientID,
+		Now:      func() time.Time { return cfg.Now().Add(-skew) },
+	})
+	return m, nil
+}

@@ -1,0 +1,62 @@
+package oidcauth
+
+import (
+	"net/url"
+	"testing"
+)
+
+func TestSafeReturnTo(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/profile", "/profile"},
+		{"/profile?tab=keys&x=1", "/profile?tab=keys&x=1"},
+		{"/docs/", "/docs/"},
+		{"/a/./b/../c", "/a/c"},
+		{"/%2F%2Fevil.example", "/%2F%2Fevil.example"}, // a path on our origin
+		{"/caf%C3%A9", "/caf%C3%A9"},
+		{"/profile#frag", "/profile"},
+		// Other origins, in every spelling browsers accept.
+		{"//evil.example", "/"},
+		{"///evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\\/evil.example", "/"},
+		{"https://evil.example", "/"},
+		{"https:evil.example", "/"},
+		{"http:/evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"JaVaScRiPt:alert(1)", "/"},
+		{"data:text/html,x", "/"},
+		{"evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"/\r\nLocation: x", "/"},
+		{"/ /evil", "/"},
+		{"/\x00", "/"},
+		{"/\x7f", "/"},
+		{"/a/../..//evil.example", "/evil.example"},
+		{"/..//evil.example", "/evil.example"},
+		{"/%", "/"},
+		{"/" + string(make([]byte, maxReturnToLen)), "/"},
+	} {
+		if got := safeReturnTo(tc.in); got != tc.want {
+			t.Errorf("safeReturnTo(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Whatever safeReturnTo lets through resolves to the app's own origin.
+func TestSafeReturnToStaysOnOrigin(t *testing.T) {
+	base, _ := url.Parse("https://app.example.com/callback")
+	for _, in := range []string{"/x", "/a/../b", "/%2F%2Fevil", "/.%2E/evil", "/;@evil.example", "/@evil.example", "/?next=//evil"} {
+		out := safeReturnTo(in)
+		ref, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("%q -> %q unparseable", in, out)
+		}
+		if got := base.ResolveReference(ref); got.Host != "app.example.com" || got.Scheme != "https" {
+			t.Errorf("%q -> %q resolves to %s", in, out, got)
+		}
+	}
+}

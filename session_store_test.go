@@ -1,0 +1,235 @@
+package oidcauth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+func TestCodecSealOpen(t *testing.T) {
+	c, err := newCodec([][]byte{testKey(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte("the session payload")
+	v := c.seal("oidcauth", plain)
+	if strings.Contains(v, "session") || strings.ContainsAny(v, "=+/.") {
+		t.Fatalf("sealed value leaks plaintext or uses non-URL-safe characters: %q", v)
+	}
+	sc := &scratch{}
+	got, err := c.open(sc, "oidcauth", v)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open = %q, %v", got, err)
+	}
+	if v2 := c.seal("oidcauth", plain); v2 == v {
+		t.Error("two seals of the same plaintext are equal: nonce reused")
+	}
+}
+
+func TestCodecRejects(t *testing.T) {
+	c, _ := newCodec([][]byte{testKey(1)})
+	other, _ := newCodec([][]byte{testKey(2)})
+	v := c.seal("oidcauth", []byte("payload"))
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	flip := func(i int) string {
+		b := append([]byte{}, raw...)
+		b[i] ^= 1
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	for _, tc := range []struct{ name, cookie, value string }{
+		{"other cookie name (AAD)", "oidcauth_tx.abc", v},
+		{"flipped version", "oidcauth", flip(0)},
+		{"flipped key id", "oidcauth", flip(2)},
+		{"flipped nonce", "oidcauth", flip(8)},
+		{"flipped ciphertext", "oidcauth", flip(codecHeaderLen + 1)},
+		{"flipped tag", "oidcauth", flip(len(raw) - 1)},
+		{"truncated", "oidcauth", v[:len(v)-3]},
+		{"too short", "oidcauth", v[:20]},
+		{"empty", "oidcauth", ""},
+		{"not base64", "oidcauth", strings.Repeat("*", 60)},
+		{"foreign key", "oidcauth", other.seal("oidcauth", []byte("payload"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := c.open(&scratch{}, tc.cookie, tc.value); err == nil {
+				t.Errorf("opened %q", got)
+			}
+		})
+	}
+}
+
+func TestCodecKeyRotation(t *testing.T) {
+	old, _ := newCodec([][]byte{testKey(1)})
+	rotated, _ := newCodec([][]byte{testKey(2), testKey(1)})
+	dropped, _ := newCodec([][]byte{testKey(2)})
+	v := old.seal("s", []byte("x"))
+	if _, err := rotated.open(&scratch{}, "s", v); err != nil {
+		t.Errorf("rotated codec cannot open a cookie of the previous key: %v", err)
+	}
+	if _, err := dropped.open(&scratch{}, "s", v); err == nil {
+		t.Error("a dropped key still opens cookies")
+	}
+	nv := rotated.seal("s", []byte("x"))
+	if _, err := old.open(&scratch{}, "s", nv); err == nil {
+		t.Error("rotated codec seals with the old key; the first key must seal")
+	}
+}
+
+func TestCookieScanner(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Add("Cookie", `a=1; oidcauth=first;b="q"`)
+	r.Header.Add("Cookie", "oidcauth=second ; c=3")
+	sc := scanCookies(r, "oidcauth")
+	var got []string
+	for {
+		_, v, ok := sc.next()
+		if !ok {
+			break
+		}
+		got = append(got, v)
+	}
+	if strings.Join(got, ",") != "first,second" {
+		t.Errorf("values = %q", got)
+	}
+	if v, ok := cookieValue(r, "b"); !ok || v != "q" {
+		t.Errorf("quoted cookie = %q, %v", v, ok)
+	}
+	if _, ok := cookieValue(r, "oidc"); ok {
+		t.Error("prefix of a name matched")
+	}
+	if n := testing.AllocsPerRun(100, func() { cookieValue(r, "c") }); n != 0 {
+		t.Errorf("cookieValue allocates %v times", n)
+	}
+}
+
+// Sessions larger than one cookie are chunked, read back whole, and a
+// smaller session later clears the stale chunks.
+func TestSessionChunking(t *testing.T) {
+	a := testAuth(t, nil)
+	now := time.Now()
+	s, _, _ := typicalSession(t, now)
+	s.user.claims = `{"sub":"k3xq9pl2vz8m","blob":"` + strings.Repeat("x", 9000) + `"}`
+
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) < 3 {
+		t.Fatalf("got %d cookies, want the session split in 3 or more", len(cookies))
+	}
+	for _, c := range cookies {
+		if len(c.Name)+len(c.Value) > maxCookieBytes {
+			t.Errorf("cookie %s is %d bytes", c.Name, len(c.Name)+len(c.Value))
+		}
+		if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+			t.Errorf("cookie %s attributes: %+v", c.Name, c)
+		}
+		if !strings.HasPrefix(c.Name, "__Host-") {
+			t.Errorf("https cookie %s lacks the __Host- prefix", c.Name)
+		}
+	}
+	r := sessionRequest("GET", "/", rec)
+	got, present := a.readSession(r)
+	if got == nil || !present || got.user.claims != s.user.claims {
+		t.Fatal("chunked session does not read back")
+	}
+
+	// A missing chunk means no session, not a 5xx or a partial session.
+	partial := httptest.NewRequest("GET", "/", nil)
+	for _, c := range cookies {
+		if !strings.HasSuffix(c.Name, ".1") {
+			partial.AddCookie(c)
+		}
+	}
+	if got, present := a.readSession(partial); got != nil || !present {
+		t.Errorf("session with a missing chunk: %v, present %v", got, present)
+	}
+
+	// A small session written over it expires the old chunks.
+	small, _, _ := typicalSession(t, now)
+	rec2 := httptest.NewRecorder()
+	if err := a.writeSession(rec2, r, small, false); err != nil {
+		t.Fatal(err)
+	}
+	cleared := map[string]bool{}
+	for _, c := range rec2.Result().Cookies() {
+		if c.MaxAge < 0 {
+			cleared[c.Name] = true
+		}
+	}
+	for _, c := range cookies[1:] {
+		if !cleared[c.Name] {
+			t.Errorf("stale chunk %s not cleared", c.Name)
+		}
+	}
+}
+
+func TestSessionTooLarge(t *testing.T) {
+	a := testAuth(t, nil)
+	s, _, _ := typicalSession(t, time.Now())
+	s.user.claims = `{"blob":"` + strings.Repeat("x", 40000) + `"}`
+	err := a.writeSession(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), s, true)
+	if err != ErrSessionTooLarge {
+		t.Errorf("err = %v, want ErrSessionTooLarge", err)
+	}
+}
+
+// The gorilla/sessions seam: a server-side store keeps the session; the
+// browser holds only the store's id cookie, and sign-in issues a new id.
+func TestStoreSeam(t *testing.T) {
+	dir := t.TempDir()
+	store := sessions.NewFilesystemStore(dir, testKey(9), testKey(10))
+	a := testAuth(t, func(c *Config) { c.Store = store })
+	s, idToken, _ := typicalSession(t, time.Now())
+
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || len(cookies[0].Value) > 400 {
+		t.Fatalf("store session cookies = %d (first %d bytes), want one small id cookie", len(cookies), len(cookies[0].Value))
+	}
+	if strings.Contains(cookies[0].Value, idToken[:40]) {
+		t.Fatal("the ID token is in the cookie")
+	}
+	r := sessionRequest("GET", "/", rec)
+	got, _ := a.readSession(r)
+	if got == nil || got.idToken.String() != idToken {
+		t.Fatal("store session does not read back")
+	}
+	files, _ := os.ReadDir(dir)
+	if len(files) != 1 {
+		t.Fatalf("store holds %d files, want 1", len(files))
+	}
+
+	// Sign-in again with the old cookie: a new id, the old record deleted.
+	rec2 := httptest.NewRecorder()
+	if err := a.writeSession(rec2, r, s, true); err != nil {
+		t.Fatal(err)
+	}
+	files, _ = os.ReadDir(dir)
+	if len(files) != 1 {
+		t.Errorf("after re-sign-in the store holds %d files, want 1 (old one deleted)", len(files))
+	}
+	r2 := sessionRequest("GET", "/", rec2)
+	if c, _ := r2.Cookie(a.sessionCookie); c == nil || c.Value == cookies[0].Value {
+		t.Error("sign-in kept the old session id (fixation)")
+	}
+
+	// Sign-out deletes the record.
+	a.clearSession(httptest.NewRecorder(), r2)
+	if got, _ := a.readSession(r2); got != nil {
+		t.Error("session readable after clear, in the same request")
+	}
+	if got, _ := a.readSession(sessionRequest("GET", "/", rec2)); got != nil {
+		t.Error("session readable after clear, in the next request")
+	}
+}

@@ -1,0 +1,125 @@
+package oidcauth
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSessionRoundTrip(t *testing.T) {
+	now := time.Unix(1732435200, 0)
+	s, idToken, accessToken := typicalSession(t, now)
+	b := s.marshal(nil)
+	got, err := unmarshalSession(string(b), s.user.Issuer)
+	if err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	if got.user.Subject != s.user.Subject || got.user.Name != s.user.Name || got.user.Email != s.user.Email ||
+		got.user.EmailVerified != true || got.user.Picture != s.user.Picture || got.user.Username != s.user.Username ||
+		got.user.Issuer != s.user.Issuer {
+		t.Errorf("user = %+v, want %+v", got.user, s.user)
+	}
+	if got.id != s.id || got.sid != s.sid || got.created != s.created || got.touched != s.touched || got.expiry != s.expiry {
+		t.Errorf("session fields differ: got %+v", got)
+	}
+	if got.idToken.String() != idToken {
+		t.Error("ID token does not round-trip")
+	}
+	if got.accessToken.String() != accessToken {
+		t.Error("access token does not round-trip")
+	}
+	if got.refreshToken != s.refreshToken {
+		t.Error("refresh token does not round-trip")
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+		Sub   string   `json:"sub"`
+	}
+	if err := got.user.Claims(&claims); err != nil || claims.Sub != "k3xq9pl2vz8m" || len(claims.Roles) != 2 {
+		t.Errorf("Claims = %+v, %v", claims, err)
+	}
+}
+
+func TestSessionOwnClaims(t *testing.T) {
+	s, _, _ := typicalSession(t, time.Unix(1732435200, 0))
+	s.user.claims = `{"sub":"k3xq9pl2vz8m","custom_data":{"plan":"pro"}}`
+	got, err := unmarshalSession(string(s.marshal(nil)), "iss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		CustomData struct{ Plan string } `json:"custom_data"`
+	}
+	if err := got.user.Claims(&c); err != nil || c.CustomData.Plan != "pro" {
+		t.Errorf("merged claims lost: %+v %v", c, err)
+	}
+}
+
+func TestPackToken(t *testing.T) {
+	jwt := signRS256(t, map[string]any{"sub": "a"})
+	for _, tc := range []struct {
+		name, in string
+		packed   bool
+	}{
+		{"compact JWS", jwt, true},
+		{"opaque", "Zt3m9Kq2Xv8Lp4Nw7Rb1Yc5Hd6Jf0GsQ2eU4iO6yT8aW", false},
+		{"padded segment", strings.Replace(jwt, ".", "=.", 1), false},
+		{"two segments", "abc.def", false},
+		{"empty payload", "abc..def", false},
+		{"not base64", "a*c.def.ghi", false},
+		{"empty", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := packToken(tc.in)
+			if (tok.seg[0] != "") != tc.packed {
+				t.Errorf("packed = %v, want %v", tok.seg[0] != "", tc.packed)
+			}
+			if tok.String() != tc.in {
+				t.Errorf("String() = %q, want %q", tok.String(), tc.in)
+			}
+		})
+	}
+}
+
+// Every truncation and a flipped format byte must fail cleanly.
+func TestUnmarshalSessionRejectsMalformed(t *testing.T) {
+	s, _, _ := typicalSession(t, time.Unix(1732435200, 0))
+	b := s.marshal(nil)
+	for n := 0; n < len(b); n++ {
+		if _, err := unmarshalSession(string(b[:n]), "iss"); err == nil {
+			t.Fatalf("truncated at %d of %d: no error", n, len(b))
+		}
+	}
+	bad := append([]byte{}, b...)
+	bad[0] = 99
+	if _, err := unmarshalSession(string(bad), "iss"); err == nil {
+		t.Error("unknown format accepted")
+	}
+	if _, err := unmarshalSession(string(append(b, 0)), "iss"); err == nil {
+		t.Error("trailing byte accepted")
+	}
+	huge := append([]byte{sessionFormat}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
+	if _, err := unmarshalSession(string(huge), "iss"); err == nil {
+		t.Error("overlong varint accepted")
+	}
+}
+
+// The issue's budget: a typical Logto session fits one cookie; issue 7's
+// target is 3.2 KB.
+func TestTypicalSessionFitsOneCookie(t *testing.T) {
+	s, idToken, accessToken := typicalSession(t, time.Unix(1732435200, 0))
+	if len(idToken) < 1100 || len(accessToken) < 700 {
+		t.Fatalf("fixture tokens too small to be typical: id %d, access %d", len(idToken), len(accessToken))
+	}
+	a := testAuth(t, nil)
+	value := a.codec.seal(a.sessionCookie, s.marshal(nil))
+	total := len(a.sessionCookie) + 1 + len(value)
+	t.Logf("ID token %d B, access token %d B, cookie %d B", len(idToken), len(accessToken), total)
+	if total > 3200 {
+		t.Errorf("typical session cookie is %d bytes, want at most 3200", total)
+	}
+	if !json.Valid([]byte(s.user.claims)) {
+		t.Error("claims view of the packed ID token is not JSON")
+	}
+}
