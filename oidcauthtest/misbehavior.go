@@ -1,0 +1,63 @@
+package oidcauthtest
+
+import "time"
+
+// Misbehavior lists the rules a [Provider] can be told to break, so a test
+// can prove that the relying party refuses each breach. The zero value is a
+// correct provider; set one field per test.
+type Misbehavior struct {
+	// DiscoveryStatus answers discovery with this HTTP status.
+	DiscoveryStatus int
+	// DiscoveryIssuer states this issuer in the discovery document
+	// (OIDC Discovery §4.3 requires it to equal the configured issuer).
+	DiscoveryIssuer string
+	// NoEndSession leaves end_session_endpoint out of discovery.
+	NoEndSession bool
+
+	// AuthorizeError answers the authorization request with this OAuth
+	// error code (access_denied, server_error, …) instead of a code.
+	AuthorizeError string
+	// IssParameter sends this RFC 9207 iss parameter instead of the issuer.
+	IssParameter string
+	// OmitIssParameter leaves iss out of the authorization response although
+	// discovery advertises it.
+	OmitIssParameter bool
+
+	// TokenStatus answers the token endpoint with this status and
+	// TokenBody (default: an invalid_grant error for 400, server_error for
+	// other errors) instead of tokens.
+	TokenStatus int
+	// TokenBody is the body sent with TokenStatus.
+	TokenBody string
+	// TokenContentType is the Content-Type sent with TokenStatus. Default
+	// application/json.
+	TokenContentType string
+	// TokenDelay holds every token response this long (or until the client
+	// gives up).
+	TokenDelay time.Duration
+	// OmitIDToken leaves id_token out of the token response.
+	OmitIDToken bool
+
+	// IDTokenClaims edits the ID token's claims before signing.
+	IDTokenClaims func(claims map[string]any)
+	// CorruptSignature flips a bit of the ID token's signature.
+	CorruptSignature bool
+	// AlgNone sends an unsigned ID token (alg "none").
+	AlgNone bool
+	// HMACWithSecret signs the ID token with HS256 keyed by the client
+	// secret, which a relying party must refuse when it expects asymmetric
+	// signatures.
+	HMACWithSecret bool
+	// SignWithUnknownKey signs the ID token with a key the JWKS does not
+	// publish.
+	SignWithUnknownKey bool
+	// WrongAtHash puts an at_hash in the ID token that does not match the
+	// access token.
+	WrongAtHash bool
+
+	// UserInfoStatus answers userinfo with this HTTP status.
+	UserInfoStatus int
+	// UserInfoSubject answers userinfo for this subject instead of the
+	// signed-in user's.
+	UserInfoSubject string
+}

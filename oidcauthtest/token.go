@@ -1,0 +1,423 @@
+package oidcauthtest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+var b64 = base64.RawURLEncoding
+
+// signingKey is one of the provider's keys. It signs with a real RS256 or
+// ES256 signature and publishes its public half as a JWK (RFC 7517).
+type signingKey struct {
+	kid  string
+	alg  string
+	priv crypto.Signer
+}
+
+func newSigningKey(alg string) (*signingKey, error) {
+	k := &signingKey{kid: randomString()[:22], alg: alg}
+	var err error
+	if alg == "ES256" {
+		k.priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	} else {
+		k.priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return k, err
+}
+
+func (k *signingKey) jwk() map[string]string {
+	switch pub := k.priv.Public().(type) {
+	case *rsa.PublicKey:
+		return map[string]string{"kty": "RSA", "use": "sig", "alg": k.alg, "kid": k.kid,
+			"n": b64.EncodeToString(pub.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}
+	case *ecdsa.PublicKey:
+		ec, _ := pub.ECDH()
+		point := ec.Bytes() // 0x04 | X | Y
+		return map[string]string{"kty": "EC", "use": "sig", "alg": k.alg, "kid": k.kid, "crv": "P-256",
+			"x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:])}
+	}
+	return nil
+}
+
+// sign returns the signature of input (JWS signing input) as JWS wants it:
+// PKCS #1 v1.5 for RS256, the fixed-size r|s pair for ES256 (RFC 7518 §3.4).
+func (k *signingKey) sign(input string) ([]byte, error) {
+	sum := sha256.Sum256([]byte(input))
+	switch priv := k.priv.(type) {
+	case *rsa.PrivateKey:
+		return rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, sum[:])
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand.Reader, priv, sum[:])
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 64)
+		r.FillBytes(out[:32])
+		s.FillBytes(out[32:])
+		return out, nil
+	}
+	return nil, errors.New("oidcauthtest: unknown key type")
+}
+
+func (k *signingKey) verify(input string, sig []byte) bool {
+	sum := sha256.Sum256([]byte(input))
+	switch pub := k.priv.Public().(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) == nil
+	case *ecdsa.PublicKey:
+		return len(sig) == 64 && ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	}
+	return false
+}
+
+// jwt signs claims with the current key, or breaks the signature as m says.
+func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string, error) {
+	p.mu.Lock()
+	key := p.keys[len(p.keys)-1]
+	p.mu.Unlock()
+	header := map[string]string{"alg": key.alg, "typ": typ, "kid": key.kid}
+	switch {
+	case m.AlgNone:
+		header = map[string]string{"alg": "none", "typ": typ}
+	case m.HMACWithSecret:
+		header["alg"] = "HS256"
+	case m.SignWithUnknownKey:
+		stray, err := newSigningKey(key.alg)
+		if err != nil {
+			return "", err
+		}
+		key = stray
+		header["kid"] = stray.kid
+	}
+	h, _ := json.Marshal(header)
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
+	var sig []byte
+	switch {
+	case m.AlgNone:
+	case m.HMACWithSecret:
+		mac := hmac.New(sha256.New, []byte(p.opts.ClientSecret))
+		mac.Write([]byte(input))
+		sig = mac.Sum(nil)
+	default:
+		if sig, err = key.sign(input); err != nil {
+			return "", err
+		}
+		if m.CorruptSignature {
+			sig[len(sig)/2] ^= 0x01
+		}
+	}
+	return input + "." + b64.EncodeToString(sig), nil
+}
+
+// ownIDToken reports whether raw is an ID token this provider signed for
+// its client; expiry is not checked (a logout hint may be expired).
+func (p *Provider) ownIDToken(raw string) bool {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	var header struct{ Kid string }
+	var claims struct {
+		Aud any    `json:"aud"`
+		Iss string `json:"iss"`
+	}
+	hb, err1 := b64.DecodeString(parts[0])
+	cb, err2 := b64.DecodeString(parts[1])
+	sig, err3 := b64.DecodeString(parts[2])
+	if errors.Join(err1, err2, err3) != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
+		return false
+	}
+	if claims.Iss != p.issuer || claims.Aud != p.opts.ClientID {
+		return false
+	}
+	p.mu.Lock()
+	keys := slices.Clone(p.keys)
+	p.mu.Unlock()
+	for _, k := range keys {
+		if k.kid == header.Kid {
+			return k.verify(parts[0]+"."+parts[1], sig)
+		}
+	}
+	return false
+}
+
+// refreshToken is a refresh token's state: rotated on use (RFC 9700
+// §4.14.2), so a second use revokes the whole family.
+type refreshToken struct {
+	g    *grant
+	used bool
+}
+
+func tokenError(w http.ResponseWriter, status int, code, description string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
+	}
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// token is the token endpoint (RFC 6749 §3.2): authorization_code with PKCE
+// and refresh_token with rotation.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	m := p.count("token")
+	if r.Method != http.MethodPost {
+		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "POST only")
+		return
+	}
+	if m.TokenDelay > 0 {
+		select {
+		case <-time.After(m.TokenDelay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "malformed form")
+		return
+	}
+	form := r.PostForm
+	clientID, secret, method := clientCredentials(r)
+	record := cloneValues(form)
+	record.Set("client_auth", method)
+	p.mu.Lock()
+	p.lastToken = record
+	p.mu.Unlock()
+
+	if m.TokenStatus != 0 {
+		body, ctype := m.TokenBody, m.TokenContentType
+		if body == "" {
+			body = `{"error":"server_error"}`
+			if m.TokenStatus == http.StatusBadRequest {
+				body = `{"error":"invalid_grant","error_description":"grant request is invalid"}`
+			}
+		}
+		if ctype == "" {
+			ctype = "application/json"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.WriteHeader(m.TokenStatus)
+		_, _ = w.Write([]byte(body))
+		return
+	}
+	// RFC 6749 §2.3.1: a confidential client authenticates with its secret;
+	// a public one only names itself (and proves PKCE below).
+	wantSecret := p.opts.ClientSecret != ""
+	if clientID != p.opts.ClientID || (wantSecret && (method == "none" || subtle.ConstantTimeCompare([]byte(secret), []byte(p.opts.ClientSecret)) != 1)) || (!wantSecret && method != "none") {
+		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	switch form.Get("grant_type") {
+	case "authorization_code":
+		p.redeemCode(w, form, m)
+	case "refresh_token":
+		p.redeemRefresh(w, form, m)
+	default:
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "authorization_code or refresh_token")
+	}
+}
+
+// clientCredentials reads client_secret_basic (RFC 6749 §2.3.1: the id and
+// secret are form-encoded inside Basic) or client_secret_post.
+func clientCredentials(r *http.Request) (id, secret, method string) {
+	if u, pw, ok := r.BasicAuth(); ok {
+		id, err1 := url.QueryUnescape(u)
+		secret, err2 := url.QueryUnescape(pw)
+		if err1 != nil || err2 != nil {
+			return "", "", "client_secret_basic"
+		}
+		return id, secret, "client_secret_basic"
+	}
+	if r.PostForm.Has("client_secret") {
+		return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
+	}
+	return r.PostForm.Get("client_id"), "", "none"
+}
+
+func (p *Provider) redeemCode(w http.ResponseWriter, form url.Values, m Misbehavior) {
+	now := p.opts.Now()
+	p.mu.Lock()
+	g := p.codes[form.Get("code")]
+	var replay bool
+	if g != nil {
+		replay = g.used
+		g.used = true
+		if replay {
+			g.family.revoked = true // RFC 6749 §4.1.2: revoke what the code issued
+		}
+	}
+	p.mu.Unlock()
+	switch {
+	case g == nil || replay || now.After(g.expires):
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "code unknown, expired or already used")
+	case form.Get("redirect_uri") != g.redirectURI:
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request's")
+	case !pkceMatches(form.Get("code_verifier"), g.challenge):
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+	default:
+		p.issue(w, g, true, m)
+	}
+}
+
+// pkceMatches checks RFC 7636 §4.6 for S256.
+func pkceMatches(verifier, challenge string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(b64.EncodeToString(s256(verifier))), []byte(challenge)) == 1
+}
+
+func (p *Provider) redeemRefresh(w http.ResponseWriter, form url.Values, m Misbehavior) {
+	p.mu.Lock()
+	rt := p.refresh[form.Get("refresh_token")]
+	var g *grant
+	if rt != nil {
+		if rt.used || rt.g.family.revoked {
+			rt.g.family.revoked = true // reuse of a rotated token: revoke the family
+		} else {
+			rt.used = true
+			g = rt.g
+		}
+	}
+	p.mu.Unlock()
+	if g == nil {
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "refresh token unknown, rotated or revoked")
+		return
+	}
+	p.issue(w, g, false, m)
+}
+
+// issue answers a token request for g: an access token (a JWT when a
+// resource was requested, as Logto does; opaque otherwise), an ID token,
+// and a rotated refresh token when offline_access was granted.
+func (p *Provider) issue(w http.ResponseWriter, g *grant, fromCode bool, m Misbehavior) {
+	now := p.opts.Now()
+	at := randomString()
+	var err error
+	if g.resource != "" {
+		at, err = p.jwt(map[string]any{
+			"jti": randomString()[:22], "iss": p.issuer, "sub": g.user.Subject, "aud": g.resource,
+			"client_id": p.opts.ClientID, "scope": g.scope, "iat": now.Unix(), "exp": now.Add(p.opts.AccessTokenTTL).Unix(),
+		}, "at+jwt", Misbehavior{})
+		if err != nil {
+			tokenError(w, http.StatusInternalServerError, "server_error", "signing failed")
+			return
+		}
+	}
+	resp := map[string]any{
+		"access_token": at,
+		"token_type":   "Bearer",
+		"expires_in":   int(p.opts.AccessTokenTTL / time.Second),
+		"scope":        g.scope,
+	}
+	issued := *g
+	issued.expires = now.Add(p.opts.AccessTokenTTL)
+	p.mu.Lock()
+	p.access[at] = &issued
+	if slices.Contains(strings.Fields(g.scope), "offline_access") {
+		rt := randomString()
+		p.refresh[rt] = &refreshToken{g: &issued}
+		resp["refresh_token"] = rt
+	}
+	p.mu.Unlock()
+	if !m.OmitIDToken {
+		claims := p.idClaims(g, at, fromCode, now, m)
+		idt, err := p.jwt(claims, "JWT", m)
+		if err != nil {
+			tokenError(w, http.StatusInternalServerError, "server_error", "signing failed")
+			return
+		}
+		resp["id_token"] = idt
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// idClaims are the ID token's claims (OIDC Core §2): the nonce only in the
+// token issued for the code (§12.2 lets a refreshed one omit it).
+func (p *Provider) idClaims(g *grant, accessToken string, fromCode bool, now time.Time, m Misbehavior) map[string]any {
+	c := userClaims(g.user, g.scope)
+	c["iss"] = p.issuer
+	c["aud"] = p.opts.ClientID
+	c["iat"] = now.Unix()
+	c["exp"] = now.Add(p.opts.IDTokenTTL).Unix()
+	c["auth_time"] = g.authTime
+	c["sid"] = g.sid
+	sum := s256(accessToken)
+	c["at_hash"] = b64.EncodeToString(sum[:len(sum)/2])
+	if m.WrongAtHash {
+		sum := s256(accessToken + "x")
+		c["at_hash"] = b64.EncodeToString(sum[:len(sum)/2])
+	}
+	if fromCode && g.nonce != "" {
+		c["nonce"] = g.nonce
+	}
+	if m.IDTokenClaims != nil {
+		m.IDTokenClaims(c)
+	}
+	return c
+}
+
+// userClaims are the user's claims that the granted scopes release (OIDC
+// Core §5.4), plus the Extra ones.
+func userClaims(u User, scope string) map[string]any {
+	scopes := strings.Fields(scope)
+	c := map[string]any{"sub": u.Subject}
+	if slices.Contains(scopes, "profile") {
+		for k, v := range map[string]string{"name": u.Name, "picture": u.Picture, "username": u.Username} {
+			if v != "" {
+				c[k] = v
+			}
+		}
+	}
+	if slices.Contains(scopes, "email") && u.Email != "" {
+		c["email"] = u.Email
+		c["email_verified"] = u.EmailVerified
+	}
+	for k, v := range u.Extra {
+		c[k] = v
+	}
+	return c
+}
+
+// userinfo is OIDC Core §5.3, with the access token as a Bearer header.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	m := p.count("userinfo")
+	if m.UserInfoStatus != 0 {
+		writeJSON(w, m.UserInfoStatus, map[string]string{"error": "server_error"})
+		return
+	}
+	at, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	g := p.access[at]
+	valid := ok && g != nil && !g.family.revoked && p.opts.Now().Before(g.expires)
+	p.mu.Unlock()
+	if !valid {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	c := userClaims(g.user, g.scope)
+	if m.UserInfoSubject != "" {
+		c["sub"] = m.UserInfoSubject
+	}
+	writeJSON(w, http.StatusOK, c)
+}
