@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 )
 
 // Sentinel errors. Every error the handlers report wraps exactly one of them,
@@ -76,9 +77,13 @@ type ProviderError struct {
 	StatusCode int
 }
 
+// Error names the code (and the token endpoint's status) only. The
+// provider's free text stays out of it, and so out of log lines: a
+// description may echo request data or a credential, and anyone can put
+// one in a forged callback URL. Read Description where you need it.
 func (e *ProviderError) Error() string {
-	if e.Description != "" {
-		return "oidcauth: provider error " + e.Code + ": " + e.Description
+	if e.StatusCode != 0 {
+		return "oidcauth: provider error " + e.Code + " (HTTP " + strconv.Itoa(e.StatusCode) + ")"
 	}
 	return "oidcauth: provider error " + e.Code
 }

@@ -152,7 +152,13 @@ func (a *Auth) CallbackHandler() http.Handler {
 			err = a.writeSession(w, r, s, true)
 		}
 		if err != nil {
-			a.clearSession(w, r)
+			// Once the state proved this browser started the sign-in, a
+			// failure leaves it signed out rather than in an earlier
+			// identity. Before that, the request may be a forged link, and
+			// must not be able to sign anyone out.
+			if !errors.Is(err, ErrInvalidState) {
+				a.clearSession(w, r)
+			}
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}

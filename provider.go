@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +24,25 @@ type metadata struct {
 
 // discoveryExtras are discovery fields go-oidc does not expose directly.
 type discoveryExtras struct {
-	EndSession string `json:"end_session_endpoint"`
-	IssParam   bool   `json:"authorization_response_iss_parameter_supported"`
+	EndSession  string   `json:"end_session_endpoint"`
+	IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
+	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+// authStyle picks how the client authenticates at the token endpoint. It is
+// never left to x/oauth2's auto-detection, which retries a failed exchange
+// with the other style and so sends the authorization code twice; providers
+// treat a reused code as an attack and revoke what it issued (RFC 6749
+// §4.1.2). client_secret_basic is the default every provider must support
+// (RFC 6749 §2.3.1); _post only when the provider lists it and not basic.
+func authStyle(secret string, methods []string) oauth2.AuthStyle {
+	if secret == "" {
+		return oauth2.AuthStyleInParams // public client: client_id in the body
+	}
+	if len(methods) > 0 && !slices.Contains(methods, "client_secret_basic") && slices.Contains(methods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 const (
@@ -141,6 +159,7 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 		fetchedAt:  cfg.Now(),
 	}
 	endpoint := p.Endpoint()
+	endpoint.AuthStyle = authStyle(cfg.ClientSecret, extras.AuthMethods)
 	if endpoint.AuthURL == "" || endpoint.TokenURL == "" {
 		return nil, errors.New("oidcauth: discovery lacks authorization or token endpoint")
 	}

@@ -1,0 +1,96 @@
+package oidcauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
+)
+
+func TestErrorStatus(t *testing.T) {
+	pe := &ProviderError{Code: "access_denied"}
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{ErrInvalidState, 400},
+		{fail(ErrInvalidCallback, errors.New("x")), 400},
+		{fail(ErrIssuerMismatch, nil), 400},
+		{fail(ErrCodeRejected, pe), 400},
+		{fail(ErrAccessDenied, pe), 403},
+		{fmt.Errorf("wrapped: %w", fail(ErrTokenEndpoint, nil)), 502},
+		{ErrInvalidIDToken, 502},
+		{ErrUserInfo, 502},
+		{ErrAuthorization, 502},
+		{ErrProviderUnavailable, 503},
+		{ErrNotSignedIn, 401},
+		{ErrMethodNotAllowed, 405},
+		{ErrSessionTooLarge, 500},
+		{ErrInternal, 500},
+		{errors.New("anything else"), 500},
+	} {
+		if got := ErrorStatus(tc.err); got != tc.want {
+			t.Errorf("ErrorStatus(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+	var got *ProviderError
+	if err := fail(ErrAccessDenied, pe); !errors.As(err, &got) || got.Code != "access_denied" || !errors.Is(err, ErrAccessDenied) {
+		t.Error("failure does not expose its sentinel and cause")
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	hostile := fail(ErrAccessDenied, &ProviderError{Code: "access_denied", Description: "<script>alert(1)</script>"})
+
+	rec := httptest.NewRecorder()
+	writeError(rec, httptest.NewRequest("GET", "/callback", nil), hostile)
+	page := rec.Body.String()
+	if rec.Code != 403 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if strings.Contains(page, "<script>") || strings.Contains(page, "alert") {
+		t.Errorf("page shows the provider's text: %s", page)
+	}
+	if !strings.Contains(page, "Sign-in was cancelled or refused.") {
+		t.Errorf("page lacks the fixed phrase: %s", page)
+	}
+	for _, h := range []string{"Cache-Control", "X-Content-Type-Options", "Content-Security-Policy"} {
+		if rec.Header().Get(h) == "" {
+			t.Errorf("no %s header", h)
+		}
+	}
+
+	rec = httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/callback", nil)
+	r.Header.Set("Accept", "application/json")
+	writeError(rec, r, hostile)
+	var b map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || b["error"] != "access_denied" || strings.Contains(rec.Body.String(), "script") {
+		t.Errorf("JSON error = %s (%v)", rec.Body.String(), err)
+	}
+}
+
+func TestCustomErrorHandler(t *testing.T) {
+	var got error
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
+		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			http.Error(w, "custom", http.StatusTeapot)
+		}
+	})
+	f.idp.Misbehave(oidcauthtest.Misbehavior{AuthorizeError: "access_denied"})
+	resp := f.get(f.startSignIn("/sign-in").String())
+	wantStatus(t, resp, http.StatusTeapot)
+	var pe *ProviderError
+	if !errors.Is(got, ErrAccessDenied) || !errors.As(got, &pe) || pe.Code != "access_denied" {
+		t.Errorf("ErrorHandler got %v", got)
+	}
+	if f.signedIn() {
+		t.Error("signed in after a custom-handled failure")
+	}
+}

@@ -1,0 +1,386 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
+)
+
+func TestSignInFlow(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+
+	// Anonymous navigation: redirect to sign-in with returnTo.
+	resp := f.get("/profile?tab=1")
+	wantStatus(t, resp, http.StatusSeeOther)
+	if got := location(t, resp).RequestURI(); got != "/sign-in?returnTo=%2Fprofile%3Ftab%3D1" {
+		t.Fatalf("challenge Location = %q", got)
+	}
+
+	cb := f.startSignIn("/sign-in?returnTo=%2Fprofile%3Ftab%3D1")
+	authz := f.idp.LastAuthorizeRequest()
+	for k, want := range map[string]string{
+		"response_type": "code", "client_id": "test-client", "redirect_uri": f.app.URL + "/callback",
+		"code_challenge_method": "S256", "scope": "openid profile email offline_access", "prompt": "consent",
+	} {
+		if got := authz.Get(k); got != want {
+			t.Errorf("authorize %s = %q, want %q", k, got, want)
+		}
+	}
+	if len(authz.Get("state")) != 43 || len(authz.Get("nonce")) != 43 || len(authz.Get("code_challenge")) != 43 {
+		t.Errorf("state/nonce/code_challenge not 256-bit base64url: %v", authz)
+	}
+	if f.txCookies() != 1 {
+		t.Errorf("%d transaction cookies, want 1", f.txCookies())
+	}
+
+	resp = f.get(cb.String())
+	wantStatus(t, resp, http.StatusSeeOther)
+	if got := location(t, resp).String(); got != "/profile?tab=1" {
+		t.Errorf("callback Location = %q, want the returnTo", got)
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("callback Cache-Control = %q", cc)
+	}
+	tokenReq := f.idp.LastTokenRequest()
+	if tokenReq.Get("grant_type") != "authorization_code" || len(tokenReq.Get("code_verifier")) != 43 ||
+		tokenReq.Get("client_auth") != "client_secret_basic" || tokenReq.Get("redirect_uri") != f.app.URL+"/callback" {
+		t.Errorf("token request = %v", tokenReq)
+	}
+	var sessionCookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == f.auth.sessionCookie && c.Value != "" {
+			sessionCookie = c
+		}
+	}
+	if sessionCookie == nil {
+		t.Fatal("callback set no session cookie")
+	}
+	if !sessionCookie.HttpOnly || !sessionCookie.Secure || sessionCookie.SameSite != http.SameSiteLaxMode ||
+		sessionCookie.Path != "/" || sessionCookie.Domain != "" || !strings.HasPrefix(sessionCookie.Name, "__Host-") {
+		t.Errorf("session cookie attributes: %+v", sessionCookie)
+	}
+	if f.txCookies() != 0 {
+		t.Errorf("transaction cookie not cleared after the callback")
+	}
+
+	resp = f.get("/profile?tab=1")
+	wantStatus(t, resp, http.StatusOK)
+	if got := body(t, resp); got != "hello user-1 Test User" {
+		t.Errorf("protected page = %q", got)
+	}
+	resp = f.get("/")
+	if got := body(t, resp); got != "home of user-1" {
+		t.Errorf("LoadUser page = %q", got)
+	}
+	if n := f.idp.Calls("discovery"); n != 1 {
+		t.Errorf("discovery fetched %d times, want once", n)
+	}
+}
+
+func TestUserClaimsAndIsAuthenticated(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{
+		Subject: "u-42", Name: "Ada <Lovelace>", Email: "ada@example.com", EmailVerified: true,
+		Username: "ada", Extra: map[string]any{"roles": []string{"admin"}},
+	}}, nil)
+	var got *User
+	var authed bool
+	f.app.Config.Handler.(*http.ServeMux).Handle("/whoami", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = UserFromContext(r.Context())
+		authed = f.auth.IsAuthenticated(r)
+	})))
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	wantStatus(t, f.get("/whoami"), http.StatusOK)
+	if got == nil || got.Subject != "u-42" || got.Name != "Ada <Lovelace>" || got.Email != "ada@example.com" ||
+		!got.EmailVerified || got.Username != "ada" || got.Issuer != f.idp.Issuer() {
+		t.Fatalf("user = %+v", got)
+	}
+	if !authed {
+		t.Error("IsAuthenticated = false inside RequireAuth")
+	}
+	var c struct {
+		Roles []string `json:"roles"`
+		Nonce string   `json:"nonce"`
+	}
+	if err := got.Claims(&c); err != nil || len(c.Roles) != 1 || c.Roles[0] != "admin" || c.Nonce == "" {
+		t.Errorf("claims = %+v, %v", c, err)
+	}
+	if u, ok := UserFromContext(context.Background()); u != nil || ok {
+		t.Error("UserFromContext without middleware returned a user")
+	}
+}
+
+func TestAPIChallenge(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	for _, tc := range []struct {
+		path   string
+		header http.Header
+	}{
+		{"/profile", http.Header{"Accept": {"application/json"}}},
+		{"/profile", http.Header{"Sec-Fetch-Mode": {"cors"}}},
+		{"/api/me", nil},
+	} {
+		resp := f.do("GET", tc.path, tc.header)
+		wantStatus(t, resp, http.StatusUnauthorized)
+		if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Cookie ") {
+			t.Errorf("WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
+		}
+		var b map[string]string
+		if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || b["error"] != "unauthorized" {
+			t.Errorf("401 body = %v, %v", b, err)
+		}
+	}
+	resp := f.do("POST", "/profile", nil)
+	wantStatus(t, resp, http.StatusUnauthorized)
+}
+
+func TestSignOut(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	idToken := f.auth.readSessionForTest(t, f)
+
+	// A cross-site request gets a confirmation page and signs nobody out.
+	resp := f.do("GET", "/sign-out", http.Header{"Sec-Fetch-Site": {"cross-site"}})
+	wantStatus(t, resp, http.StatusOK)
+	if b := body(t, resp); !strings.Contains(b, `method="post"`) {
+		t.Errorf("confirmation page has no form: %s", b)
+	}
+	resp = f.do("POST", "/sign-out", http.Header{"Origin": {"https://evil.example"}})
+	wantStatus(t, resp, http.StatusOK)
+	if !f.signedIn() {
+		t.Fatal("a cross-site request signed the user out")
+	}
+
+	// The app's own button signs out and goes to the provider.
+	resp = f.do("POST", "/sign-out", http.Header{"Origin": {f.app.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	end := location(t, resp)
+	if !strings.HasPrefix(end.String(), f.idp.Issuer()+"/session/end") {
+		t.Fatalf("sign-out redirects to %s", end)
+	}
+	q := end.Query()
+	if q.Get("client_id") != "test-client" || q.Get("post_logout_redirect_uri") != f.app.URL+"/" || q.Get("id_token_hint") != idToken {
+		t.Errorf("end-session parameters = %v", q)
+	}
+	if f.signedIn() {
+		t.Fatal("still signed in after sign-out")
+	}
+	resp = f.get(end.String())
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("provider end-session: %d", resp.StatusCode)
+	}
+	if got := location(t, resp).String(); !strings.HasPrefix(got, f.app.URL+"/") {
+		t.Errorf("provider sends the browser to %s after sign-out", got)
+	}
+	// A plain link works too (GET without cross-site evidence).
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	wantStatus(t, f.get("/sign-out"), http.StatusSeeOther)
+	if f.signedIn() {
+		t.Error("GET /sign-out did not sign out")
+	}
+}
+
+func TestSignOutWithoutEndSession(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{NoEndSession: true})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	resp := f.get("/sign-out")
+	wantStatus(t, resp, http.StatusSeeOther)
+	if got := location(t, resp).String(); got != f.app.URL+"/" {
+		t.Errorf("sign-out without end_session_endpoint goes to %q", got)
+	}
+	if f.signedIn() {
+		t.Error("still signed in")
+	}
+}
+
+// readSessionForTest returns the ID token in the flow's session cookie.
+func (a *Auth) readSessionForTest(t *testing.T, f *flow) string {
+	t.Helper()
+	r, _ := http.NewRequest("GET", f.app.URL, nil)
+	u, _ := url.Parse(f.app.URL)
+	for _, c := range f.jar.Cookies(u) {
+		r.AddCookie(c)
+	}
+	s, _ := a.readSession(r)
+	if s == nil {
+		t.Fatal("no session in the jar")
+	}
+	return s.idToken.String()
+}
+
+func TestSignInOptions(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.AuthParams = map[string]string{"identifier": "email"} })
+	f.startSignIn("/sign-in?first_screen=register&login_hint=ada%40example.com&interaction_mode=signUp&prompt=none&state=x")
+	q := f.idp.LastAuthorizeRequest()
+	for k, want := range map[string]string{"first_screen": "register", "login_hint": "ada@example.com", "interaction_mode": "signUp", "identifier": "email", "prompt": "consent"} {
+		if got := q.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if q.Get("state") == "x" {
+		t.Error("a query parameter replaced the state")
+	}
+	f.startSignIn("/sign-in?first_screen=javascript:x")
+	if got := f.idp.LastAuthorizeRequest().Get("first_screen"); got != "" {
+		t.Errorf("unknown first_screen passed through: %q", got)
+	}
+
+	// Programmatic sign-in with options.
+	f.app.Config.Handler.(*http.ServeMux).HandleFunc("/join", func(w http.ResponseWriter, r *http.Request) {
+		f.auth.SignIn(w, r, WithFirstScreen("identifier:register"), WithPrompt("login"), WithAuthParam("nonce", "evil"), WithReturnTo("/welcome"))
+	})
+	resp := f.get("/join")
+	wantStatus(t, resp, http.StatusSeeOther)
+	q = location(t, resp).Query()
+	if q.Get("first_screen") != "identifier:register" || q.Get("prompt") != "login" || q.Get("nonce") == "evil" {
+		t.Errorf("SignIn options: %v", q)
+	}
+	resp = f.get(location(t, resp).String())
+	resp = f.get(location(t, resp).String())
+	if got := location(t, resp).String(); got != "/welcome" {
+		t.Errorf("WithReturnTo landed on %q", got)
+	}
+}
+
+func TestOpenRedirectThroughFlow(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	for _, rt := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "%2F%2Fevil.example", "javascript:alert(1)"} {
+		resp := f.signIn("/sign-in?returnTo=" + url.QueryEscape(rt))
+		wantStatus(t, resp, http.StatusSeeOther)
+		loc := location(t, resp)
+		if loc.Host != "" || !strings.HasPrefix(loc.Path, "/") || strings.HasPrefix(loc.String(), "//") {
+			t.Errorf("returnTo %q lands on %q", rt, loc)
+		}
+	}
+}
+
+// The redirect URI comes from the configuration, whatever Host and
+// forwarding headers say.
+func TestRedirectURIIgnoresHostHeaders(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	resp := f.do("GET", "/sign-in", http.Header{"X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"http"}, "Forwarded": {"host=evil.example"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if got := location(t, resp).Query().Get("redirect_uri"); got != f.app.URL+"/callback" {
+		t.Errorf("redirect_uri = %q", got)
+	}
+}
+
+// Several tabs may sign in at once; the pending transactions stay bounded.
+func TestConcurrentSignInsAndBound(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	first := f.startSignIn("/sign-in?returnTo=/one")
+	f.clock.Advance(time.Second)
+	second := f.startSignIn("/sign-in?returnTo=/two")
+	if f.txCookies() != 2 {
+		t.Fatalf("%d pending transactions, want 2", f.txCookies())
+	}
+	resp := f.get(second.String())
+	wantStatus(t, resp, http.StatusSeeOther)
+	if location(t, resp).Path != "/two" {
+		t.Errorf("second tab landed on %s", location(t, resp))
+	}
+	resp = f.get(first.String())
+	wantStatus(t, resp, http.StatusSeeOther)
+	if location(t, resp).Path != "/one" {
+		t.Errorf("first tab landed on %s", location(t, resp))
+	}
+
+	var pending []*url.URL
+	for i := 0; i < maxPendingTx+3; i++ {
+		f.clock.Advance(time.Second)
+		pending = append(pending, f.startSignIn("/sign-in"))
+	}
+	if n := f.txCookies(); n != maxPendingTx {
+		t.Errorf("%d pending transactions after %d sign-ins, want the bound %d", n, maxPendingTx+3, maxPendingTx)
+	}
+	// The newest still completes; the oldest was evicted.
+	wantStatus(t, f.get(pending[len(pending)-1].String()), http.StatusSeeOther)
+	wantStatus(t, f.get(pending[0].String()), http.StatusBadRequest)
+}
+
+// Signing in replaces any session the browser had (no fixation).
+func TestSessionFixation(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	before := f.cookie(f.auth.sessionCookie)
+	oldID := f.sessionID()
+	f.idp.SetUser(oidcauthtest.User{Subject: "user-2", Name: "Second"})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if f.cookie(f.auth.sessionCookie) == before || f.sessionID() == oldID {
+		t.Error("sign-in kept the earlier session")
+	}
+	if got := body(t, f.get("/profile")); got != "hello user-2 Second" {
+		t.Errorf("after re-sign-in: %q", got)
+	}
+}
+
+func (f *flow) sessionID() string {
+	r, _ := http.NewRequest("GET", f.app.URL, nil)
+	u, _ := url.Parse(f.app.URL)
+	for _, c := range f.jar.Cookies(u) {
+		r.AddCookie(c)
+	}
+	s, _ := f.auth.readSession(r)
+	if s == nil {
+		return ""
+	}
+	return s.id
+}
+
+func TestOnSignIn(t *testing.T) {
+	deny := errors.New("not on the allow list")
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
+		c.OnSignIn = func(ctx context.Context, u *User) error {
+			if u.Email == "test.user@example.com" {
+				u.Name = "Mapped Local Name"
+				return nil
+			}
+			return deny
+		}
+	})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if got := body(t, f.get("/profile")); got != "hello user-1 Mapped Local Name" {
+		t.Errorf("OnSignIn change not saved: %q", got)
+	}
+	f.idp.SetUser(oidcauthtest.User{Subject: "intruder", Email: "x@evil.example"})
+	resp := f.signIn("/sign-in")
+	wantStatus(t, resp, http.StatusForbidden)
+	if f.signedIn() {
+		t.Error("denied user has a session")
+	}
+}
+
+func TestFetchUserInfo(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{"custom_data": map[string]any{"plan": "pro"}}}},
+		func(c *Config) { c.FetchUserInfo = true })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if f.idp.Calls("userinfo") != 1 {
+		t.Errorf("userinfo called %d times", f.idp.Calls("userinfo"))
+	}
+	if !f.signedIn() {
+		t.Fatal("not signed in")
+	}
+}
+
+func TestHTTPLocalhostCookies(t *testing.T) {
+	a := testAuth(t, func(c *Config) {
+		c.Issuer, c.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"
+	})
+	s, _, _ := typicalSession(t, time.Now())
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Result().Cookies()[0]
+	if c.Name != "oidcauth" || c.Secure || !c.HttpOnly {
+		t.Errorf("http cookie: %+v", c)
+	}
+}

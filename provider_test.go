@@ -1,0 +1,74 @@
+package oidcauth
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
+	"golang.org/x/oauth2"
+)
+
+func TestAuthStyle(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		secret  string
+		methods []string
+		want    oauth2.AuthStyle
+	}{
+		{"confidential, nothing advertised", "s", nil, oauth2.AuthStyleInHeader},
+		{"confidential, both", "s", []string{"client_secret_post", "client_secret_basic"}, oauth2.AuthStyleInHeader},
+		{"confidential, post only", "s", []string{"client_secret_post", "private_key_jwt"}, oauth2.AuthStyleInParams},
+		{"public client", "", []string{"client_secret_basic"}, oauth2.AuthStyleInParams},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := authStyle(tc.secret, tc.methods); got != tc.want {
+				t.Errorf("authStyle = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Concurrent first requests share one discovery fetch.
+func TestDiscoverySingleFlight(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", f.app.URL+"/sign-in", nil)
+			resp, err := f.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := f.idp.Calls("discovery"); n != 1 {
+		t.Errorf("discovery fetched %d times for 20 concurrent sign-ins, want 1", n)
+	}
+	if err := f.auth.Discover(context.Background()); err != nil {
+		t.Errorf("Discover: %v", err)
+	}
+	if n := f.idp.Calls("discovery"); n != 1 {
+		t.Errorf("Discover refetched fresh metadata")
+	}
+}
+
+// Discover reports an unreachable provider without blocking past its
+// context.
+func TestDiscoverUnavailable(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryStatus: http.StatusInternalServerError})
+	err := f.auth.Discover(context.Background())
+	if err == nil || ErrorStatus(err) != http.StatusServiceUnavailable {
+		t.Errorf("Discover = %v, want ErrProviderUnavailable", err)
+	}
+}
