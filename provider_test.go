@@ -72,3 +72,26 @@ func TestDiscoverUnavailable(t *testing.T) {
 		t.Errorf("Discover = %v, want ErrProviderUnavailable", err)
 	}
 }
+
+// ES384 ID tokens (Logto's default) verify like RS256 ones, and a
+// signing-key rotation between sign-ins is picked up with one JWKS refetch,
+// with no restart.
+func TestSigningKeys(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{SigningAlg: "ES384"}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if !f.signedIn() {
+		t.Fatal("ES384 sign-in failed")
+	}
+	jwks := f.idp.Calls("jwks")
+	if err := f.idp.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if got := f.idp.Calls("jwks"); got != jwks+1 {
+		t.Errorf("JWKS fetched %d more times after a rotation, want 1", got-jwks)
+	}
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if got := f.idp.Calls("jwks"); got != jwks+1 {
+		t.Errorf("JWKS refetched for a known key")
+	}
+}

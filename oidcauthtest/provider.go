@@ -81,8 +81,8 @@ type Options struct {
 	// (with a way to cancel) instead of approving at once. The example
 	// app's development mode uses it.
 	LoginForm bool
-	// SigningAlg is the ID token signing algorithm: "RS256" (default) or
-	// "ES256".
+	// SigningAlg is the ID token signing algorithm: "RS256" (default),
+	// "ES256", or "ES384" (what Logto signs with).
 	SigningAlg string
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
@@ -142,9 +142,9 @@ func New(issuer string, opts Options) (*Provider, error) {
 	switch opts.SigningAlg {
 	case "":
 		opts.SigningAlg = "RS256"
-	case "RS256", "ES256":
+	case "RS256", "ES256", "ES384":
 	default:
-		return nil, errors.New("oidcauthtest: SigningAlg must be RS256 or ES256")
+		return nil, errors.New("oidcauthtest: SigningAlg must be RS256, ES256 or ES384")
 	}
 	key, err := newSigningKey(opts.SigningAlg)
 	if err != nil {
@@ -345,8 +345,7 @@ func randomString() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// s256 is the PKCE S256 transform (RFC 7636 §4.2) and, cut in half, the
-// at_hash of OIDC Core §3.1.3.6 for SHA-256 algorithms.
+// s256 is the SHA-256 of the PKCE S256 transform (RFC 7636 §4.2).
 func s256(s string) []byte {
 	h := crypto.SHA256.New()
 	h.Write([]byte(s))

@@ -33,12 +33,26 @@ type signingKey struct {
 func newSigningKey(alg string) (*signingKey, error) {
 	k := &signingKey{kid: randomString()[:22], alg: alg}
 	var err error
-	if alg == "ES256" {
+	switch alg {
+	case "ES256":
 		k.priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
+	case "ES384":
+		k.priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	default:
 		k.priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	}
 	return k, err
+}
+
+// digest hashes a JWS signing input as the key's algorithm asks.
+func (k *signingKey) digest(input string) (crypto.Hash, []byte) {
+	h := crypto.SHA256
+	if k.alg == "ES384" {
+		h = crypto.SHA384
+	}
+	w := h.New()
+	w.Write([]byte(input))
+	return h, w.Sum(nil)
 }
 
 func (k *signingKey) jwk() map[string]string {
@@ -49,39 +63,43 @@ func (k *signingKey) jwk() map[string]string {
 	case *ecdsa.PublicKey:
 		ec, _ := pub.ECDH()
 		point := ec.Bytes() // 0x04 | X | Y
-		return map[string]string{"kty": "EC", "use": "sig", "alg": k.alg, "kid": k.kid, "crv": "P-256",
-			"x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:])}
+		n := (len(point) - 1) / 2
+		return map[string]string{"kty": "EC", "use": "sig", "alg": k.alg, "kid": k.kid, "crv": pub.Curve.Params().Name,
+			"x": b64.EncodeToString(point[1 : 1+n]), "y": b64.EncodeToString(point[1+n:])}
 	}
 	return nil
 }
 
 // sign returns the signature of input (JWS signing input) as JWS wants it:
-// PKCS #1 v1.5 for RS256, the fixed-size r|s pair for ES256 (RFC 7518 §3.4).
+// PKCS #1 v1.5 for RS256, the fixed-size r|s pair for ES256 and ES384
+// (RFC 7518 §3.4).
 func (k *signingKey) sign(input string) ([]byte, error) {
-	sum := sha256.Sum256([]byte(input))
+	h, sum := k.digest(input)
 	switch priv := k.priv.(type) {
 	case *rsa.PrivateKey:
-		return rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, sum[:])
+		return rsa.SignPKCS1v15(rand.Reader, priv, h, sum)
 	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(rand.Reader, priv, sum[:])
+		r, s, err := ecdsa.Sign(rand.Reader, priv, sum)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]byte, 64)
-		r.FillBytes(out[:32])
-		s.FillBytes(out[32:])
+		n := (priv.Curve.Params().BitSize + 7) / 8
+		out := make([]byte, 2*n)
+		r.FillBytes(out[:n])
+		s.FillBytes(out[n:])
 		return out, nil
 	}
 	return nil, errors.New("oidcauthtest: unknown key type")
 }
 
 func (k *signingKey) verify(input string, sig []byte) bool {
-	sum := sha256.Sum256([]byte(input))
+	h, sum := k.digest(input)
 	switch pub := k.priv.Public().(type) {
 	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) == nil
+		return rsa.VerifyPKCS1v15(pub, h, sum, sig) == nil
 	case *ecdsa.PublicKey:
-		return len(sig) == 64 && ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+		n := (pub.Curve.Params().BitSize + 7) / 8
+		return len(sig) == 2*n && ecdsa.Verify(pub, sum, new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:]))
 	}
 	return false
 }
@@ -361,12 +379,16 @@ func (p *Provider) idClaims(g *grant, accessToken string, fromCode bool, now tim
 	c["exp"] = now.Add(p.opts.IDTokenTTL).Unix()
 	c["auth_time"] = g.authTime
 	c["sid"] = g.sid
-	sum := s256(accessToken)
-	c["at_hash"] = b64.EncodeToString(sum[:len(sum)/2])
+	// §3.1.3.6: the left half of the access token's hash, with the hash of
+	// the signing algorithm.
 	if m.WrongAtHash {
-		sum := s256(accessToken + "x")
-		c["at_hash"] = b64.EncodeToString(sum[:len(sum)/2])
+		accessToken += "x"
 	}
+	p.mu.Lock()
+	key := p.keys[len(p.keys)-1]
+	p.mu.Unlock()
+	_, sum := key.digest(accessToken)
+	c["at_hash"] = b64.EncodeToString(sum[:len(sum)/2])
 	if fromCode && g.nonce != "" {
 		c["nonce"] = g.nonce
 	}
