@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sort"
+
+	"github.com/oidcauth/oidcauth"
+)
+
+var pages = template.Must(template.New("layout").Parse(`
+{{define "head"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}} · oidcauth example</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}
+nav a,nav button{margin-right:1rem}button{font:inherit;cursor:pointer}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+code{word-break:break-all}
+</style></head><body>
+<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/api/me">/api/me</a></nav>{{end}}
+
+{{define "signout"}}<form method="post" action="/sign-out"><button type="submit" id="sign-out">Sign out</button></form>{{end}}
+
+{{define "home"}}{{template "head" "Home"}}
+<main>
+<h1>oidcauth example</h1>
+{{if .}}
+<p id="greeting">Signed in as <strong id="user-name">{{.Name}}</strong>{{if .Email}} ({{.Email}}){{end}}.</p>
+{{template "signout"}}
+{{else}}
+<p id="greeting">You are not signed in.</p>
+<p><a id="sign-in" href="/sign-in">Sign in</a> · <a id="sign-up" href="/sign-in?first_screen=register">Create an account</a></p>
+{{end}}
+</main></body></html>{{end}}
+
+{{define "profile"}}{{template "head" "Profile"}}
+<main>
+<h1>Profile</h1>
+<p>Signed in as <strong id="user-name">{{.User.Name}}</strong>.</p>
+<table>
+<tr><th>Subject</th><td id="user-sub"><code>{{.User.Subject}}</code></td></tr>
+<tr><th>E-mail</th><td id="user-email">{{.User.Email}}{{if .User.EmailVerified}} (verified){{end}}</td></tr>
+<tr><th>Username</th><td>{{.User.Username}}</td></tr>
+<tr><th>Issuer</th><td><code>{{.User.Issuer}}</code></td></tr>
+</table>
+<h2>All claims</h2>
+<table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+{{template "signout"}}
+</main></body></html>{{end}}
+`))
+
+func homePage(w http.ResponseWriter, r *http.Request) {
+	user, _ := oidcauth.UserFromContext(r.Context())
+	render(w, "home", user)
+}
+
+type claim struct{ Name, Value string }
+
+func profilePage(w http.ResponseWriter, r *http.Request) {
+	user, ok := oidcauth.UserFromContext(r.Context())
+	if !ok {
+		http.Error(w, "not signed in", http.StatusUnauthorized) // RequireAuth prevents this
+		return
+	}
+	var all map[string]json.RawMessage
+	var claims []claim
+	if err := user.Claims(&all); err == nil {
+		for k, v := range all {
+			claims = append(claims, claim{k, string(v)})
+		}
+		sort.Slice(claims, func(i, j int) bool { return claims[i].Name < claims[j].Name })
+	}
+	render(w, "profile", struct {
+		User   *oidcauth.User
+		Claims []claim
+	}{user, claims})
+}
+
+// apiMe answers the signed-in user's claims as JSON.
+func apiMe(w http.ResponseWriter, r *http.Request) {
+	user, ok := oidcauth.UserFromContext(r.Context())
+	if !ok {
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	var claims map[string]any
+	if err := user.Claims(&claims); err != nil {
+		claims = map[string]any{"sub": user.Subject}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "private, no-store")
+	_ = json.NewEncoder(w).Encode(claims)
+}
+
+func render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "private, no-store")
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		http.Error(w, "could not render the page", http.StatusInternalServerError)
+	}
+}
+
+// securityHeaders sets headers every page of the app should carry.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
