@@ -88,6 +88,21 @@ func (e *ProviderError) Error() string {
 	return "oidcauth: provider error " + e.Code
 }
 
+// newProviderError keeps what a provider said, bounded. The code goes into
+// Error() and so into log lines; anyone can put one in a forged callback
+// URL, so a code outside RFC 6749's error character set (§4.1.2.1:
+// printable ASCII less '"' and '\') is replaced.
+func newProviderError(code, description, uri string, status int) *ProviderError {
+	code = truncate(code, 64)
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			code = "malformed_error_code"
+			break
+		}
+	}
+	return &ProviderError{Code: code, Description: truncate(description, 256), URI: truncate(uri, 256), StatusCode: status}
+}
+
 // failure ties a sentinel to its cause while keeping both reachable through
 // errors.Is and errors.As.
 type failure struct {

@@ -94,3 +94,22 @@ func TestCustomErrorHandler(t *testing.T) {
 		t.Error("signed in after a custom-handled failure")
 	}
 }
+
+// Error codes come from the query string of a callback anyone can forge;
+// only RFC 6749's character set reaches Error() and so the logs.
+func TestProviderErrorCodeSanitised(t *testing.T) {
+	for code, want := range map[string]string{
+		"access_denied":                "access_denied",
+		"evil\nlevel=ERROR msg=forged": "malformed_error_code",
+		`quote"d`:                      "malformed_error_code",
+		"caf\xc3\xa9":                  "malformed_error_code",
+		strings.Repeat("a", 100):       strings.Repeat("a", 64),
+	} {
+		if got := newProviderError(code, "", "", 0).Code; got != want {
+			t.Errorf("newProviderError(%q).Code = %q, want %q", code, got, want)
+		}
+	}
+	if got := newProviderError("invalid_grant", "", "", 400).Error(); got != "oidcauth: provider error invalid_grant (HTTP 400)" {
+		t.Errorf("Error() = %q", got)
+	}
+}

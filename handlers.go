@@ -195,7 +195,7 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 		if q.Has("code") {
 			return nil, "", fail(ErrInvalidCallback, errors.New("both code and error in the response"))
 		}
-		pe := &ProviderError{Code: truncate(code, 64), Description: truncate(q.Get("error_description"), 256), URI: truncate(q.Get("error_uri"), 256)}
+		pe := newProviderError(code, q.Get("error_description"), q.Get("error_uri"), 0)
 		switch {
 		case slices.Contains(refusals, code):
 			return nil, "", fail(ErrAccessDenied, pe)
@@ -219,7 +219,7 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 		return nil, "", err
 	}
 	if a.cfg.FetchUserInfo {
-		if claims, err = a.mergeUserInfo(ctx, m, tok, idt.Subject, claims); err != nil {
+		if claims, err = a.mergeUserInfo(ctx, m, tok.AccessToken, idt.Subject, claims); err != nil {
 			return nil, "", err
 		}
 	}
@@ -246,10 +246,11 @@ func tokenError(err error) error {
 	if !errors.As(err, &re) {
 		return fail(ErrTokenEndpoint, err)
 	}
-	pe := &ProviderError{Code: truncate(re.ErrorCode, 64), Description: truncate(re.ErrorDescription, 256), URI: truncate(re.ErrorURI, 256)}
+	status := 0
 	if re.Response != nil {
-		pe.StatusCode = re.Response.StatusCode
+		status = re.Response.StatusCode
 	}
+	pe := newProviderError(re.ErrorCode, re.ErrorDescription, re.ErrorURI, status)
 	if re.ErrorCode == "invalid_grant" {
 		return fail(ErrCodeRejected, pe)
 	}
@@ -315,33 +316,6 @@ func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *oauth2.Token
 		}
 	}
 	return idt, claims, nil
-}
-
-// mergeUserInfo fetches userinfo (OIDC Core §5.3) and overlays it on the ID
-// token's claims; its sub must equal the ID token's (§5.3.2).
-func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, tok *oauth2.Token, sub string, claims json.RawMessage) (json.RawMessage, error) {
-	ui, err := m.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	if err != nil {
-		return nil, fail(ErrUserInfo, err)
-	}
-	if ui.Subject != sub {
-		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the ID token's"))
-	}
-	var merged, extra map[string]any
-	if err := json.Unmarshal(claims, &merged); err != nil {
-		return nil, fail(ErrInternal, err)
-	}
-	if err := ui.Claims(&extra); err != nil {
-		return nil, fail(ErrUserInfo, err)
-	}
-	for k, v := range extra {
-		merged[k] = v
-	}
-	out, err := json.Marshal(merged)
-	if err != nil {
-		return nil, fail(ErrInternal, err)
-	}
-	return out, nil
 }
 
 func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2.Token) (*session, error) {

@@ -358,18 +358,6 @@ func TestOnSignIn(t *testing.T) {
 	}
 }
 
-func TestFetchUserInfo(t *testing.T) {
-	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{"custom_data": map[string]any{"plan": "pro"}}}},
-		func(c *Config) { c.FetchUserInfo = true })
-	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	if f.idp.Calls("userinfo") != 1 {
-		t.Errorf("userinfo called %d times", f.idp.Calls("userinfo"))
-	}
-	if !f.signedIn() {
-		t.Fatal("not signed in")
-	}
-}
-
 func TestHTTPLocalhostCookies(t *testing.T) {
 	a := testAuth(t, func(c *Config) {
 		c.Issuer, c.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"

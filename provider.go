@@ -130,7 +130,7 @@ func (d *discovery) start() {
 			backoff := min(minBackoff<<min(d.failures-1, 5), maxBackoff)
 			d.retryAt = d.cfg.Now().Add(backoff)
 			d.lastErr = err
-			d.cfg.Logger.Warn("oidcauth: provider discovery failed", "issuer", d.cfg.Issuer, "retry_in", backoff, "error", err.Error())
+			d.cfg.Logger.Warn("oidcauth: provider discovery failed", "issuer", d.cfg.Issuer, "retry_in", backoff, "error", logSafe(err))
 			return
 		}
 		d.failures, d.lastErr, d.retryAt = 0, nil, time.Time{}

@@ -1,0 +1,83 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// mergeUserInfo fetches userinfo (OIDC Core §5.3) and overlays its claims on
+// the ID token's; its sub must equal the ID token's (§5.3.2), or a token
+// substitution could sign the user in as someone else.
+func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, accessToken, sub string, claims json.RawMessage) (json.RawMessage, error) {
+	extra, err := a.fetchUserInfo(ctx, m, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	var got string
+	if err := json.Unmarshal(extra["sub"], &got); err != nil || got != sub {
+		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the ID token's"))
+	}
+	// Raw values keep numbers and nested objects exactly as the provider
+	// sent them.
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(claims, &merged); err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	for k, v := range extra {
+		merged[k] = v
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	return out, nil
+}
+
+// fetchUserInfo calls the userinfo endpoint with the access token. Its
+// errors name the HTTP status and the RFC 6750 error code only, never the
+// response body: an error page of a proxy may echo the request's
+// Authorization header, and errors reach log lines. Signed (JWT) userinfo
+// responses are not supported.
+func (a *Auth) fetchUserInfo(ctx context.Context, m *metadata, accessToken string) (map[string]json.RawMessage, error) {
+	endpoint := m.provider.UserInfoEndpoint()
+	if endpoint == "" {
+		return nil, fail(ErrUserInfo, errors.New("the provider has no userinfo endpoint"))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return nil, fail(ErrUserInfo, errors.New("userinfo endpoint is not a valid URL"))
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fail(ErrUserInfo, err) // a *url.Error: the URL and a network cause
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fail(ErrUserInfo, newProviderError(bearerError(resp.Header.Get("WWW-Authenticate")), "", "", resp.StatusCode))
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, fail(ErrUserInfo, errors.New("userinfo response is not JSON"))
+	}
+	var claims map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&claims); err != nil {
+		return nil, fail(ErrUserInfo, errors.New("userinfo response is not a JSON object"))
+	}
+	return claims, nil
+}
+
+// bearerError reads the error code of an RFC 6750 §3 challenge, such as
+// Bearer error="invalid_token", or "" when there is none.
+func bearerError(challenge string) string {
+	_, rest, ok := strings.Cut(challenge, `error="`)
+	if !ok {
+		return ""
+	}
+	code, _, _ := strings.Cut(rest, `"`)
+	return code
+}

@@ -1,0 +1,76 @@
+package oidcauth
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
+)
+
+// Userinfo claims merge over the ID token's exactly: big numbers and nested
+// objects keep their form.
+func TestFetchUserInfoMergesExactly(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{
+		"custom_data": map[string]any{"plan": "pro"},
+		"big":         uint64(12345678901234567890),
+	}}}, func(c *Config) { c.FetchUserInfo = true; c.Scopes = []string{"openid"} })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if f.idp.Calls("userinfo") != 1 {
+		t.Errorf("userinfo called %d times", f.idp.Calls("userinfo"))
+	}
+	r, _ := http.NewRequest("GET", f.app.URL, nil)
+	for _, c := range f.jar.Cookies(r.URL) {
+		r.AddCookie(c)
+	}
+	s, _ := f.auth.readSession(r)
+	if s == nil {
+		t.Fatal("not signed in")
+	}
+	var c struct {
+		Sub        string                `json:"sub"`
+		Nonce      string                `json:"nonce"`
+		Big        json.RawMessage       `json:"big"`
+		CustomData struct{ Plan string } `json:"custom_data"`
+	}
+	if err := s.user.Claims(&c); err != nil || c.Sub != "u-1" || c.Nonce == "" || string(c.Big) != "12345678901234567890" || c.CustomData.Plan != "pro" {
+		t.Errorf("merged claims = %+v (%v)", c, err)
+	}
+}
+
+// echoTransport answers the userinfo endpoint with an error page that
+// echoes the request's Authorization header, as a misconfigured proxy may.
+type echoTransport struct{ base http.RoundTripper }
+
+func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(r.URL.Path, "/me") {
+		return e.base.RoundTrip(r)
+	}
+	return &http.Response{
+		StatusCode: http.StatusBadGateway,
+		Header:     http.Header{"Content-Type": {"text/html"}, "Www-Authenticate": {`Bearer error="invalid_token"`}},
+		Body:       io.NopCloser(strings.NewReader("<pre>Authorization: " + r.Header.Get("Authorization") + "</pre>")),
+		Request:    r,
+	}, nil
+}
+
+func TestUserInfoErrorLeaksNothing(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
+		c.FetchUserInfo = true
+		c.HTTPClient = &http.Client{Transport: echoTransport{c.HTTPClient.Transport}}
+	})
+	cb := f.startSignIn("/sign-in")
+	resp := f.get(cb.String())
+	wantStatus(t, resp, http.StatusBadGateway)
+	page := body(t, resp)
+	f.assertFailedCleanly(t, resp, page, cb)
+	logs := f.logs.String()
+	if strings.Contains(logs, "Bearer") || strings.Contains(page, "Bearer") || strings.Contains(logs, "<pre>") {
+		t.Errorf("the echoed access token reached the logs or the page:\n%s", logs)
+	}
+	if !strings.Contains(logs, "invalid_token") || !strings.Contains(logs, "502") {
+		t.Errorf("the log line lost the status and error code:\n%s", logs)
+	}
+}
