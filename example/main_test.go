@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
 // browser is a cookie-keeping client that does not follow redirects, so
@@ -190,6 +192,45 @@ func TestUnreachableProvider(t *testing.T) {
 	b.want(resp, http.StatusServiceUnavailable)
 	if !strings.Contains(page, "unavailable") {
 		t.Errorf("503 page:\n%s", page)
+	}
+}
+
+// Configured only through the environment, the example signs in with a
+// separately served provider; OIDC_SCOPES reaches the authorization request.
+func TestConfiguredProvider(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String() + "/oidc"
+	idp, err := oidcauthtest.New(issuer, oidcauthtest.Options{ClientID: "app", ClientSecret: "app-secret", User: oidcauthtest.User{Subject: "ext-7", Name: "Ext"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = idp
+	srv.Start()
+	t.Cleanup(srv.Close)
+	b := startApp(t, map[string]string{
+		"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "app", "OIDC_CLIENT_SECRET": "app-secret",
+		"SESSION_SECRET": strings.Repeat("s", 32), "OIDC_SCOPES": "openid profile",
+	})
+	resp, _ := b.do("GET", "/sign-in?returnTo=%2Fprofile", nil, nil)
+	b.want(resp, http.StatusSeeOther)
+	authz, _ := url.Parse(resp.Header.Get("Location"))
+	if !strings.HasPrefix(authz.String(), issuer+"/auth?") || authz.Query().Get("scope") != "openid profile" || authz.Query().Has("prompt") {
+		t.Fatalf("authorization request %s", authz)
+	}
+	if got := authz.Query().Get("redirect_uri"); got != b.base+"/callback" {
+		t.Errorf("redirect_uri = %q, want BASE_URL/callback", got)
+	}
+	resp, _ = b.do("GET", authz.String(), nil, nil)
+	b.want(resp, http.StatusFound)
+	resp, _ = b.do("GET", resp.Header.Get("Location"), nil, nil)
+	b.want(resp, http.StatusSeeOther)
+	resp, page := b.do("GET", "/api/me", nil, http.Header{"Accept": {"application/json"}})
+	b.want(resp, http.StatusOK)
+	if !strings.Contains(page, `"sub":"ext-7"`) {
+		t.Errorf("/api/me = %s", page)
+	}
+	if got := idp.LastTokenRequest().Get("client_auth"); got != "client_secret_basic" {
+		t.Errorf("client authenticated by %q", got)
 	}
 }
 
