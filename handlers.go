@@ -402,7 +402,7 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 				q.Set("post_logout_redirect_uri", a.cfg.PostLogoutRedirectURL)
 			}
 			if s != nil && !s.idToken.empty() {
-				q.Set("id_token_hint", s.idToken.String())
+				q.Set("id_token_hint", s.idToken.compact())
 			}
 			u.RawQuery = q.Encode()
 			target = u.String()

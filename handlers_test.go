@@ -213,7 +213,7 @@ func (a *Auth) readSessionForTest(t *testing.T, f *flow) string {
 	if s == nil {
 		t.Fatal("no session in the jar")
 	}
-	return s.idToken.String()
+	return s.idToken.compact()
 }
 
 func TestSignInOptions(t *testing.T) {

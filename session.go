@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"strings"
 )
 
@@ -36,8 +37,15 @@ type token struct {
 
 func (t token) empty() bool { return t.raw == "" && t.seg[0] == "" }
 
-// String returns the token as it was issued.
-func (t token) String() string {
+// String keeps tokens out of anything formatted with %v or logged by
+// accident; compact is the way to the token itself.
+func (t token) String() string { return "[token redacted]" }
+
+// LogValue redacts the token in structured logs.
+func (t token) LogValue() slog.Value { return slog.StringValue("[token redacted]") }
+
+// compact returns the token as it was issued.
+func (t token) compact() string {
 	if t.seg[0] == "" {
 		return t.raw
 	}
@@ -68,7 +76,7 @@ func packToken(s string) token {
 		}
 		t.seg[i] = string(b)
 	}
-	if t.String() != s {
+	if t.compact() != s {
 		return token{raw: s}
 	}
 	return t

@@ -202,7 +202,7 @@ func TestStoreSeam(t *testing.T) {
 	}
 	r := sessionRequest("GET", "/", rec)
 	got, _ := a.readSession(r)
-	if got == nil || got.idToken.String() != idToken {
+	if got == nil || got.idToken.compact() != idToken {
 		t.Fatal("store session does not read back")
 	}
 	files, _ := os.ReadDir(dir)

@@ -2,6 +2,8 @@ package oidcauth
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +25,10 @@ func TestSessionRoundTrip(t *testing.T) {
 	if got.id != s.id || got.sid != s.sid || got.created != s.created || got.touched != s.touched || got.expiry != s.expiry {
 		t.Errorf("session fields differ: got %+v", got)
 	}
-	if got.idToken.String() != idToken {
+	if got.idToken.compact() != idToken {
 		t.Error("ID token does not round-trip")
 	}
-	if got.accessToken.String() != accessToken {
+	if got.accessToken.compact() != accessToken {
 		t.Error("access token does not round-trip")
 	}
 	if got.refreshToken != s.refreshToken {
@@ -75,8 +77,8 @@ func TestPackToken(t *testing.T) {
 			if (tok.seg[0] != "") != tc.packed {
 				t.Errorf("packed = %v, want %v", tok.seg[0] != "", tc.packed)
 			}
-			if tok.String() != tc.in {
-				t.Errorf("String() = %q, want %q", tok.String(), tc.in)
+			if tok.compact() != tc.in {
+				t.Errorf("compact() = %q, want %q", tok.compact(), tc.in)
 			}
 		})
 	}
@@ -121,5 +123,16 @@ func TestTypicalSessionFitsOneCookie(t *testing.T) {
 	}
 	if !json.Valid([]byte(s.user.claims)) {
 		t.Error("claims view of the packed ID token is not JSON")
+	}
+}
+
+func TestTokenRedacts(t *testing.T) {
+	s, idToken, _ := typicalSession(t, time.Now())
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "t", s.idToken, "r", s.accessToken)
+	for _, out := range []string{fmt.Sprintf("%v %+v %s", s.idToken, s.accessToken, s.idToken), logs.String()} {
+		if strings.Contains(out, idToken[:20]) || strings.Contains(out, s.idToken.seg[2]) || !strings.Contains(out, "redacted") {
+			t.Errorf("a token shows through: %s", out)
+		}
 	}
 }
