@@ -37,7 +37,7 @@ func New(cfg Config) (*Auth, error) {
 		cfg:          cfg,
 		codec:        c,
 		cookies:      cookieOptions{secure: redirect.Scheme == "https"},
-		origin:       redirect.Scheme + "://" + redirect.Host,
+		origin:       originOf(redirect),
 		callbackPath: redirect.EscapedPath(),
 		touchEvery:   max(int64(cfg.SessionIdleTimeout/time.Second)/8, 1),
 	}
@@ -65,9 +65,12 @@ func (a *Auth) Discover(ctx context.Context) error {
 	return err
 }
 
-// Handler returns the three routes on one handler, for mounting under a
-// prefix or in routers that take an http.Handler: the sign-in path, the
-// callback path (from RedirectURL) and /sign-out. Anything else is 404.
+// Handler returns the three routes on one handler, for routers that take an
+// http.Handler: [Config.SignInPath], RedirectURL's path and
+// [Config.SignOutPath]; anything else is 404. It matches the full request
+// path, so mount it where paths arrive unchanged (not behind
+// http.StripPrefix); to serve under a prefix, put the prefix in those three
+// settings.
 func (a *Auth) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a.Mount(mux)
@@ -75,13 +78,14 @@ func (a *Auth) Handler() http.Handler {
 }
 
 // Mount registers the sign-in handler at [Config.SignInPath], the callback
-// at RedirectURL's path and the sign-out handler at /sign-out on mux.
+// at RedirectURL's path and the sign-out handler at [Config.SignOutPath] on
+// mux.
 func (a *Auth) Mount(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
 	mux.Handle(a.callbackPath, a.CallbackHandler())
-	mux.Handle("/sign-out", a.SignOutHandler())
+	mux.Handle(a.cfg.SignOutPath, a.SignOutHandler())
 }
 
 // IsAuthenticated reports whether r carries a valid, unexpired session.

@@ -83,8 +83,12 @@ type Config struct {
 	Store sessions.Store
 
 	// SignInPath is where RequireAuth sends browsers that are not signed
-	// in, with ?returnTo=. Default "/sign-in".
+	// in, with ?returnTo=, and where Mount puts the sign-in handler.
+	// Default "/sign-in".
 	SignInPath string
+	// SignOutPath is where Mount puts the sign-out handler. Default
+	// "/sign-out".
+	SignOutPath string
 	// HTTPClient makes every call to the provider. A client without a
 	// Timeout gets 10 s; responses are cut at 1 MiB either way. Default: a
 	// client with those limits.
@@ -200,10 +204,16 @@ func (c *Config) normalize() error {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = defaultClockSkew
 	}
-	if c.SignInPath == "" {
-		c.SignInPath = "/sign-in"
-	} else if !strings.HasPrefix(c.SignInPath, "/") || strings.HasPrefix(c.SignInPath, "//") {
-		bad("SignInPath must be a path starting with a single /")
+	for _, p := range []struct {
+		name string
+		path *string
+		def  string
+	}{{"SignInPath", &c.SignInPath, "/sign-in"}, {"SignOutPath", &c.SignOutPath, "/sign-out"}} {
+		if *p.path == "" {
+			*p.path = p.def
+		} else if !strings.HasPrefix(*p.path, "/") || strings.HasPrefix(*p.path, "//") {
+			bad("%s must be a path starting with a single /", p.name)
+		}
 	}
 	if c.Now == nil {
 		c.Now = time.Now

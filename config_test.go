@@ -159,32 +159,36 @@ func TestWantsJSON(t *testing.T) {
 	}
 }
 
-func TestCrossSite(t *testing.T) {
-	a := testAuth(t, nil)
+func TestRequestSite(t *testing.T) {
+	a := testAuth(t, func(c *Config) { c.RedirectURL = "https://App.Example.com:443/callback" })
 	for _, tc := range []struct {
 		name    string
 		headers map[string]string
-		want    bool
+		want    site
 	}{
-		{"no headers (curl)", nil, false},
-		{"same origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, false},
-		{"typed url", map[string]string{"Sec-Fetch-Site": "none"}, false},
-		{"cross site", map[string]string{"Sec-Fetch-Site": "cross-site"}, true},
-		{"sibling subdomain", map[string]string{"Sec-Fetch-Site": "same-site"}, true},
-		{"our origin", map[string]string{"Origin": "https://app.example.com"}, false},
-		{"other origin", map[string]string{"Origin": "https://evil.example"}, true},
-		{"null origin", map[string]string{"Origin": "null"}, true},
-		{"our referer", map[string]string{"Referer": "https://app.example.com/profile"}, false},
-		{"other referer", map[string]string{"Referer": "https://evil.example/x"}, true},
-		{"lookalike referer", map[string]string{"Referer": "https://app.example.com.evil.example/"}, true},
+		{"no headers (curl, or an old browser's link)", nil, siteUnknown},
+		{"same origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, siteSame},
+		{"typed url", map[string]string{"Sec-Fetch-Site": "none"}, siteSame},
+		{"cross site", map[string]string{"Sec-Fetch-Site": "cross-site"}, siteOther},
+		{"sibling subdomain", map[string]string{"Sec-Fetch-Site": "same-site"}, siteOther},
+		{"fetch metadata wins over a forged referer", map[string]string{"Sec-Fetch-Site": "cross-site", "Referer": "https://app.example.com/"}, siteOther},
+		{"our origin", map[string]string{"Origin": "https://app.example.com"}, siteSame},
+		{"our origin, default port spelt out", map[string]string{"Origin": "https://app.example.com:443"}, siteSame},
+		{"other origin", map[string]string{"Origin": "https://evil.example"}, siteOther},
+		{"other scheme", map[string]string{"Origin": "http://app.example.com"}, siteOther},
+		{"null origin", map[string]string{"Origin": "null"}, siteOther},
+		{"our referer", map[string]string{"Referer": "https://app.example.com/profile"}, siteSame},
+		{"other referer", map[string]string{"Referer": "https://evil.example/x"}, siteOther},
+		{"lookalike referer", map[string]string{"Referer": "https://app.example.com.evil.example/"}, siteOther},
+		{"userinfo referer", map[string]string{"Referer": "https://app.example.com@evil.example/"}, siteOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/sign-out", nil)
 			for k, v := range tc.headers {
 				r.Header.Set(k, v)
 			}
-			if got := a.crossSite(r); got != tc.want {
-				t.Errorf("crossSite = %v, want %v", got, tc.want)
+			if got := a.requestSite(r); got != tc.want {
+				t.Errorf("requestSite = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -361,10 +362,13 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// SignOutHandler signs the user out at GET or POST. A request that another
-// site made (Sec-Fetch-Site, Origin or Referer say so) gets a confirmation
-// page instead, so a cross-site link or form cannot sign a user out
-// silently; the app's own links and buttons work directly.
+// SignOutHandler signs the user out at GET or POST. A plain link from the
+// app's own pages works: the browser marks it same-origin (Sec-Fetch-Site,
+// or a Referer on the app's origin). A GET without that evidence, and any
+// request another site made, gets a confirmation page instead, so a
+// cross-site link, image or form cannot sign a user out silently, even in
+// browsers without Fetch Metadata. A POST without evidence either way (a
+// non-browser client) signs out: browsers always mark cross-site POSTs.
 func (a *Auth) SignOutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -372,7 +376,8 @@ func (a *Auth) SignOutHandler() http.Handler {
 			a.fail(w, r, "sign-out", ErrMethodNotAllowed)
 			return
 		}
-		if a.crossSite(r) {
+		site := a.requestSite(r)
+		if site == siteOther || (r.Method == http.MethodGet && site != siteSame) {
 			a.confirmSignOut(w, r)
 			return
 		}
@@ -415,24 +420,48 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// crossSite reports positive evidence that another site made the request.
-// Requests without any of these headers (non-browser clients) pass: a
-// browser always sends Sec-Fetch-Site or Origin on a cross-site request.
-func (a *Auth) crossSite(r *http.Request) bool {
+// site is what a request's headers say about who made it.
+type site int
+
+const (
+	siteUnknown site = iota // no evidence: a non-browser client, or an old browser
+	siteSame                // the app's own origin, or the user typing the URL
+	siteOther               // another site, a sibling subdomain included
+)
+
+// requestSite reads Fetch Metadata first, then Origin, then Referer.
+func (a *Auth) requestSite(r *http.Request) site {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "none":
-		return false
+		return siteSame
 	case "cross-site", "same-site":
-		return true
+		return siteOther
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		return o != a.origin
+	for _, h := range [...]string{"Origin", "Referer"} {
+		if v := r.Header.Get(h); v != "" {
+			if u, err := url.Parse(v); err == nil && originOf(u) == a.origin {
+				return siteSame
+			}
+			return siteOther // "null", another origin, or unparseable
+		}
 	}
-	if ref := r.Header.Get("Referer"); ref != "" {
-		u, err := url.Parse(ref)
-		return err != nil || u.Scheme+"://"+u.Host != a.origin
+	return siteUnknown
+}
+
+// originOf is u's origin as browsers serialise it (RFC 6454 §6.2): scheme
+// and host in lower case, the scheme's default port left out.
+func originOf(u *url.URL) string {
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
 	}
-	return false
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
 }
 
 var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
@@ -442,7 +471,7 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 </head><body><main>
 <h1>Sign out?</h1>
 <p>Another site asked to sign you out.</p>
-<form method="post" action="{{.}}"><button type="submit" id="confirm-sign-out">Sign out</button></form>
+<form method="post"><button type="submit" id="confirm-sign-out">Sign out</button></form>
 <p><a href="/">Stay signed in</a></p>
 </main></body></html>
 `))
@@ -454,5 +483,7 @@ func (a *Auth) confirmSignOut(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	_ = confirmPage.Execute(w, r.URL.EscapedPath())
+	// The form has no action: it posts back to this very URL, which holds
+	// wherever the handler is mounted.
+	_ = confirmPage.Execute(w, nil)
 }

@@ -179,11 +179,64 @@ func TestSignOut(t *testing.T) {
 	if got := location(t, resp).String(); !strings.HasPrefix(got, f.app.URL+"/") {
 		t.Errorf("provider sends the browser to %s after sign-out", got)
 	}
-	// A plain link works too (GET without cross-site evidence).
+	// A plain link from the app's pages works: the browser marks it
+	// same-origin, by Fetch Metadata or, in older browsers, the Referer.
+	for _, h := range []http.Header{{"Sec-Fetch-Site": {"same-origin"}}, {"Referer": {f.app.URL + "/profile"}}} {
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		wantStatus(t, f.do("GET", "/sign-out", h), http.StatusSeeOther)
+		if f.signedIn() {
+			t.Errorf("GET /sign-out with %v did not sign out", h)
+		}
+	}
+	// A GET with no evidence (an old browser following another site's
+	// link with its Referer suppressed) must confirm first; the
+	// confirmation posts back to the same URL.
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	wantStatus(t, f.get("/sign-out"), http.StatusSeeOther)
+	resp = f.get("/sign-out")
+	wantStatus(t, resp, http.StatusOK)
+	if b := body(t, resp); strings.Contains(b, "action=") {
+		t.Errorf("confirmation form names an action; it must post back to its own URL: %s", b)
+	}
+	if !f.signedIn() {
+		t.Fatal("a GET without same-origin evidence signed the user out")
+	}
+	// A POST with no evidence either way (a non-browser client) signs out.
+	wantStatus(t, f.do("POST", "/sign-out", nil), http.StatusSeeOther)
 	if f.signedIn() {
-		t.Error("GET /sign-out did not sign out")
+		t.Error("POST /sign-out without headers did not sign out")
+	}
+}
+
+// Under a prefix, the three paths come from the configuration and the
+// confirmation page posts back where it was served.
+func TestMountUnderPrefix(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	a := testAuth(t, func(c *Config) {
+		*c = f.auth.cfg
+		c.RedirectURL = f.app.URL + "/auth/callback"
+		c.SignInPath, c.SignOutPath = "/auth/sign-in", "/auth/sign-out"
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", a.Handler())
+	mux.Handle("/profile", a.RequireAuth(protected))
+	f.app.Config.Handler = mux
+	f.auth = a
+	resp := f.get("/profile")
+	if got := location(t, resp).Path; got != "/auth/sign-in" {
+		t.Fatalf("challenge goes to %q", got)
+	}
+	cb := f.startSignIn("/auth/sign-in")
+	if cb.Path != "/auth/callback" {
+		t.Fatalf("provider returns to %s", cb)
+	}
+	wantStatus(t, f.get(cb.String()), http.StatusSeeOther)
+	if !f.signedIn() {
+		t.Fatal("not signed in under the prefix")
+	}
+	wantStatus(t, f.get("/auth/sign-out"), http.StatusOK) // no evidence: confirm
+	wantStatus(t, f.do("POST", "/auth/sign-out", http.Header{"Origin": {f.app.URL}}), http.StatusSeeOther)
+	if f.signedIn() {
+		t.Error("still signed in after sign-out under the prefix")
 	}
 }
 
@@ -191,7 +244,7 @@ func TestSignOutWithoutEndSession(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{NoEndSession: true})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	resp := f.get("/sign-out")
+	resp := f.do("GET", "/sign-out", http.Header{"Sec-Fetch-Site": {"same-origin"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	if got := location(t, resp).String(); got != f.app.URL+"/" {
 		t.Errorf("sign-out without end_session_endpoint goes to %q", got)
