@@ -28,7 +28,7 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	c, err := newCodec(cfg.SessionKeys)
+	c, err := newCodec(cfg.SessionKeys, cfg.Issuer+"\x00"+cfg.ClientID)
 	if err != nil {
 		return nil, err
 	}

@@ -46,10 +46,14 @@ type codecKey struct {
 
 type codec struct{ keys []codecKey }
 
-func newCodec(secrets [][]byte) (*codec, error) {
+// newCodec derives one AES-256-GCM key per secret. binding goes into the
+// derivation: an Auth for another issuer or client that shares the secrets
+// (staging and production, two apps on localhost) derives other keys, so
+// its cookies read as foreign here instead of as sessions of this app.
+func newCodec(secrets [][]byte, binding string) (*codec, error) {
 	c := &codec{}
 	for _, secret := range secrets {
-		key, err := hkdf.Key(sha256.New, secret, nil, "oidcauth cookie encryption v1", 32)
+		key, err := hkdf.Key(sha256.New, secret, nil, "oidcauth cookie encryption v1\x00"+binding, 32)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 func TestCodecSealOpen(t *testing.T) {
-	c, err := newCodec([][]byte{testKey(1)})
+	c, err := newCodec([][]byte{testKey(1)}, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +34,8 @@ func TestCodecSealOpen(t *testing.T) {
 }
 
 func TestCodecRejects(t *testing.T) {
-	c, _ := newCodec([][]byte{testKey(1)})
-	other, _ := newCodec([][]byte{testKey(2)})
+	c, _ := newCodec([][]byte{testKey(1)}, "b")
+	other, _ := newCodec([][]byte{testKey(2)}, "b")
 	v := c.seal("oidcauth", []byte("payload"))
 	raw, _ := base64.RawURLEncoding.DecodeString(v)
 	flip := func(i int) string {
@@ -65,9 +65,9 @@ func TestCodecRejects(t *testing.T) {
 }
 
 func TestCodecKeyRotation(t *testing.T) {
-	old, _ := newCodec([][]byte{testKey(1)})
-	rotated, _ := newCodec([][]byte{testKey(2), testKey(1)})
-	dropped, _ := newCodec([][]byte{testKey(2)})
+	old, _ := newCodec([][]byte{testKey(1)}, "b")
+	rotated, _ := newCodec([][]byte{testKey(2), testKey(1)}, "b")
+	dropped, _ := newCodec([][]byte{testKey(2)}, "b")
 	v := old.seal("s", []byte("x"))
 	if _, err := rotated.open(&scratch{}, "s", v); err != nil {
 		t.Errorf("rotated codec cannot open a cookie of the previous key: %v", err)
@@ -231,5 +231,29 @@ func TestStoreSeam(t *testing.T) {
 	}
 	if got, _ := a.readSession(sessionRequest("GET", "/", rec2)); got != nil {
 		t.Error("session readable after clear, in the next request")
+	}
+}
+
+// Another deployment sharing the secrets (staging and production, or two
+// apps on localhost) cannot pass its cookies off as this app's sessions.
+func TestCookiesBoundToIssuerAndClient(t *testing.T) {
+	s, _, _ := typicalSession(t, time.Now())
+	a := testAuth(t, nil)
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	r := sessionRequest("GET", "/", rec)
+	if got, _ := a.readSession(r); got == nil {
+		t.Fatal("own cookie refused")
+	}
+	for name, mutate := range map[string]func(*Config){
+		"other issuer": func(c *Config) { c.Issuer = "https://z9y8x7.logto.app/oidc" },
+		"other client": func(c *Config) { c.ClientID = "another-app" },
+	} {
+		other := testAuth(t, mutate)
+		if got, present := other.readSession(r); got != nil || !present {
+			t.Errorf("%s: cookie accepted (%v) or not seen (%v)", name, got != nil, present)
+		}
 	}
 }
