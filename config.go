@@ -90,8 +90,9 @@ type Config struct {
 	// "/sign-out".
 	SignOutPath string
 	// HTTPClient makes every call to the provider. A client without a
-	// Timeout gets 10 s; responses are cut at 1 MiB either way. Default: a
-	// client with those limits.
+	// Timeout gets 10 s, one without CheckRedirect follows no redirects;
+	// responses are cut at 1 MiB either way. Default: a client with those
+	// limits.
 	HTTPClient *http.Client
 	// ClockSkew is the leeway allowed for ID token exp and iat against the
 	// local clock. Default 1 minute.
@@ -286,6 +287,12 @@ func limitedClient(c *http.Client) *http.Client {
 	}
 	if out.Timeout == 0 {
 		out.Timeout = defaultHTTPTimeout
+	}
+	if out.CheckRedirect == nil {
+		// A 307 or 308 from the token endpoint would make the client resend
+		// the code, PKCE verifier and secret to wherever it points; no
+		// provider call has a reason to be redirected.
+		out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	base := out.Transport
 	if base == nil {

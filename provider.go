@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type discoveryExtras struct {
 	EndSession  string   `json:"end_session_endpoint"`
 	IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	UserInfo    string   `json:"userinfo_endpoint"`
+	JWKS        string   `json:"jwks_uri"`
 }
 
 // authStyle picks how the client authenticates at the token endpoint. It is
@@ -162,6 +165,21 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	endpoint.AuthStyle = authStyle(cfg.ClientSecret, extras.AuthMethods)
 	if endpoint.AuthURL == "" || endpoint.TokenURL == "" {
 		return nil, errors.New("oidcauth: discovery lacks authorization or token endpoint")
+	}
+	// Every endpoint meets the issuer's rules: https (http on loopback), no
+	// user info. An http token endpoint would carry the code, verifier and
+	// secret in clear; a javascript: end-session endpoint would land in the
+	// sign-out redirect.
+	for _, e := range []struct{ name, url string }{
+		{"authorization_endpoint", endpoint.AuthURL}, {"token_endpoint", endpoint.TokenURL},
+		{"userinfo_endpoint", extras.UserInfo}, {"jwks_uri", extras.JWKS}, {"end_session_endpoint", extras.EndSession},
+	} {
+		if e.url == "" {
+			continue
+		}
+		if _, err := checkURL(e.url, cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("oidcauth: discovery's %s %w", e.name, err)
+		}
 	}
 	m.oauth2 = oauth2.Config{
 		ClientID:     cfg.ClientID,

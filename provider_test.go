@@ -3,7 +3,10 @@ package oidcauth
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oidcauth/oidcauth/oidcauthtest"
@@ -93,5 +96,44 @@ func TestSigningKeys(t *testing.T) {
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	if got := f.idp.Calls("jwks"); got != jwks+1 {
 		t.Errorf("JWKS refetched for a known key")
+	}
+}
+
+// Endpoints from discovery meet the issuer's rules, or discovery fails:
+// nothing is sent to an http endpoint and no javascript: URL becomes a
+// redirect.
+func TestDiscoveryEndpointsChecked(t *testing.T) {
+	for field, value := range map[string]string{
+		"token_endpoint":         "http://idp.example/token",
+		"authorization_endpoint": "http://idp.example/auth",
+		"userinfo_endpoint":      "ftp://idp.example/me",
+		"jwks_uri":               "https://user:pw@idp.example/jwks",
+		"end_session_endpoint":   "javascript:alert(1)",
+	} {
+		t.Run(field, func(t *testing.T) {
+			f := newFlow(t, oidcauthtest.Options{}, nil)
+			f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryFields: map[string]any{field: value}})
+			wantStatus(t, f.get("/sign-in"), http.StatusServiceUnavailable)
+			if !strings.Contains(f.logs.String(), field) {
+				t.Errorf("the log does not name %s:\n%s", field, f.logs.String())
+			}
+		})
+	}
+}
+
+// A redirect from the token endpoint is not followed: the code, verifier
+// and secret never reach its target.
+func TestTokenRedirectNotFollowed(t *testing.T) {
+	var hits atomic.Int32
+	trap := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer trap.Close()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{TokenRedirect: trap.URL + "/steal"})
+	cb := f.startSignIn("/sign-in")
+	resp := f.get(cb.String())
+	wantStatus(t, resp, http.StatusBadGateway)
+	f.assertFailedCleanly(t, resp, body(t, resp), cb)
+	if hits.Load() != 0 {
+		t.Errorf("the redirect target received %d requests", hits.Load())
 	}
 }

@@ -13,6 +13,9 @@ type Misbehavior struct {
 	DiscoveryIssuer string
 	// NoEndSession leaves end_session_endpoint out of discovery.
 	NoEndSession bool
+	// DiscoveryFields sets (or, with a nil value, removes) fields of the
+	// discovery document, e.g. an http token_endpoint.
+	DiscoveryFields map[string]any
 
 	// AuthorizeError answers the authorization request with this OAuth
 	// error code (access_denied, server_error, …) instead of a code.
@@ -32,6 +35,10 @@ type Misbehavior struct {
 	// TokenContentType is the Content-Type sent with TokenStatus. Default
 	// application/json.
 	TokenContentType string
+	// TokenRedirect answers the token endpoint with a 307 redirect to this
+	// URL, which a client that follows it would send the code, verifier and
+	// secret to.
+	TokenRedirect string
 	// TokenDelay holds every token response this long (or until the client
 	// gives up).
 	TokenDelay time.Duration

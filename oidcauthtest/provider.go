@@ -318,6 +318,13 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	if !m.NoEndSession {
 		doc["end_session_endpoint"] = p.issuer + "/session/end"
 	}
+	for k, v := range m.DiscoveryFields {
+		if v == nil {
+			delete(doc, k)
+		} else {
+			doc[k] = v
+		}
+	}
 	writeJSON(w, http.StatusOK, doc)
 }
 

@@ -221,6 +221,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.lastToken = record
 	p.mu.Unlock()
 
+	if m.TokenRedirect != "" {
+		http.Redirect(w, r, m.TokenRedirect, http.StatusTemporaryRedirect)
+		return
+	}
 	if m.TokenStatus != 0 {
 		body, ctype := m.TokenBody, m.TokenContentType
 		if body == "" {
