@@ -76,6 +76,11 @@ func newCodec(secrets [][]byte, binding string) (*codec, error) {
 
 // seal encrypts plain for the cookie called name.
 func (c *codec) seal(name string, plain []byte) string {
+	return base64.RawURLEncoding.EncodeToString(c.sealBytes(name, plain))
+}
+
+// sealBytes is seal without the base64 layer, for server-side stores.
+func (c *codec) sealBytes(name string, plain []byte) []byte {
 	k := &c.keys[0]
 	buf := make([]byte, codecHeaderLen, codecOverhead+len(plain))
 	buf[0] = codecVersion
@@ -84,8 +89,7 @@ func (c *codec) seal(name string, plain []byte) string {
 	_, _ = rand.Read(buf[5:codecHeaderLen])
 	aad := make([]byte, 0, 5+len(name))
 	aad = append(append(aad, buf[:5]...), name...)
-	buf = k.aead.Seal(buf, buf[5:codecHeaderLen], plain, aad)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return k.aead.Seal(buf, buf[5:codecHeaderLen], plain, aad)
 }
 
 // scratch is a pooled buffer for opening cookies without allocating.
@@ -108,10 +112,24 @@ func (c *codec) open(sc *scratch, name, value string) ([]byte, error) {
 	// Decode reads value without keeping it; viewing the string's bytes
 	// saves copying a 3 KB cookie on every request.
 	m, err := enc.Decode(raw, unsafe.Slice(unsafe.StringData(value), len(value)))
-	if err != nil || raw[0] != codecVersion {
+	if err != nil {
 		return nil, errCookieInvalid
 	}
-	raw = raw[:m]
+	return c.openRaw(sc, name, raw[:m])
+}
+
+// openBytes opens a sealBytes result into sc's buffer, leaving sealed as it
+// was (a store may hand the same slice to a second read).
+func (c *codec) openBytes(sc *scratch, name string, sealed []byte) ([]byte, error) {
+	sc.b = append(sc.b[:0], sealed...)
+	return c.openRaw(sc, name, sc.b)
+}
+
+// openRaw decrypts raw in place.
+func (c *codec) openRaw(sc *scratch, name string, raw []byte) ([]byte, error) {
+	if len(raw) < codecOverhead || raw[0] != codecVersion {
+		return nil, errCookieInvalid
+	}
 	for i := range c.keys {
 		k := &c.keys[i]
 		if [4]byte(raw[1:5]) != k.id {
@@ -308,11 +326,17 @@ func (a *Auth) readStoreSession(r *http.Request) (*session, bool) {
 	if gs.IsNew {
 		return nil, false
 	}
-	b, ok := gs.Values[sessionValueKey].([]byte)
+	sealed, ok := gs.Values[sessionValueKey].([]byte)
 	if !ok {
 		return nil, true
 	}
-	s, _ := unmarshalSession(string(b), a.cfg.Issuer)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	plain, err := a.codec.openBytes(sc, a.sessionCookie, sealed)
+	if err != nil {
+		return nil, true
+	}
+	s, _ := unmarshalSession(string(plain), a.cfg.Issuer)
 	return s, true
 }
 
@@ -346,7 +370,10 @@ func (a *Auth) writeStoreSession(w http.ResponseWriter, r *http.Request, payload
 			return fail(ErrInternal, err)
 		}
 	}
-	gs.Values = map[any]any{sessionValueKey: payload}
+	// Sealed as the cookie would be: a store that only signs (a
+	// CookieStore with no encryption key) or keeps records in the clear (a
+	// database) holds no readable token or personal data.
+	gs.Values = map[any]any{sessionValueKey: a.codec.sealBytes(a.sessionCookie, payload)}
 	gs.Options = a.storeOptions(maxAge)
 	if err := a.cfg.Store.Save(r, w, gs); err != nil {
 		return fail(ErrInternal, err)

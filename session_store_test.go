@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 )
 
@@ -231,6 +233,46 @@ func TestStoreSeam(t *testing.T) {
 	}
 	if got, _ := a.readSession(sessionRequest("GET", "/", rec2)); got != nil {
 		t.Error("session readable after clear, in the next request")
+	}
+}
+
+// A store that only signs (CookieStore without an encryption key) or keeps
+// records in the clear holds the session sealed: no token or personal data
+// is readable from it.
+func TestStoreHoldsSealedSession(t *testing.T) {
+	store := sessions.NewCookieStore(testKey(9)) // authentication only
+	for _, c := range store.Codecs {
+		c.(*securecookie.SecureCookie).MaxLength(0)
+	}
+	a := testAuth(t, func(c *Config) { c.Store = store })
+	s, idToken, _ := typicalSession(t, time.Now())
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	r := sessionRequest("GET", "/", rec)
+	gs, err := store.Get(r, a.sessionCookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	for _, v := range gs.Values {
+		if b, ok := v.([]byte); ok {
+			raw += string(b)
+		} else {
+			raw += fmt.Sprint(v)
+		}
+	}
+	if len(raw) < 1000 {
+		t.Fatalf("the store holds %d bytes, not the session", len(raw))
+	}
+	for _, secret := range []string{s.refreshToken, s.user.Email, s.user.Name, idToken[:40], s.idToken.seg[1][:40]} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("the store holds %q in the clear", secret)
+		}
+	}
+	if got, _ := a.readSession(sessionRequest("GET", "/", rec)); got == nil || got.refreshToken != s.refreshToken {
+		t.Error("sealed store session does not read back")
 	}
 }
 
