@@ -334,3 +334,28 @@ func TestKeyRotationAcrossRestart(t *testing.T) {
 		t.Error("session accepted after its key was dropped")
 	}
 }
+
+// A provider's error response leaves an earlier session alone: with Prompt
+// "none", another site could otherwise start a sign-in that fails with
+// login_required and so sign the user out. A failure after the code was
+// issued still ends it.
+func TestCallbackFailureAndEarlierSession(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Prompt = "none" })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	for _, m := range []oidcauthtest.Misbehavior{{AuthorizeError: "login_required"}, {AuthorizeError: "access_denied"}} {
+		f.idp.Misbehave(m)
+		resp := f.signIn("/sign-in")
+		wantStatus(t, resp, http.StatusForbidden)
+		if f.txCookies() != 0 {
+			t.Error("transaction not cleared")
+		}
+		if !f.signedIn() {
+			t.Fatalf("%s signed the user out", m.AuthorizeError)
+		}
+	}
+	f.idp.Misbehave(oidcauthtest.Misbehavior{CorruptSignature: true})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
+	if f.signedIn() {
+		t.Error("an invalid ID token left the earlier session in place")
+	}
+}

@@ -153,11 +153,7 @@ func (a *Auth) CallbackHandler() http.Handler {
 			err = a.writeSession(w, r, s, true)
 		}
 		if err != nil {
-			// Once the state proved this browser started the sign-in, a
-			// failure leaves it signed out rather than in an earlier
-			// identity. Before that, the request may be a forged link, and
-			// must not be able to sign anyone out.
-			if !errors.Is(err, ErrInvalidState) {
+			if !keepsSession(err) {
 				a.clearSession(w, r)
 			}
 			a.fail(w, r, "sign-in callback", err)
@@ -167,6 +163,18 @@ func (a *Auth) CallbackHandler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	})
+}
+
+// keepsSession tells the failures that leave the browser's earlier session
+// as it was. A bad state may be a forged link, and an error response from
+// the provider (a cancel, or login_required from a silent Prompt "none"
+// check, which another site can start) put nothing new at stake: neither
+// may sign a user out. Any other failure comes after this browser's own
+// sign-in was under way, and leaves it signed out rather than in an earlier
+// identity.
+func keepsSession(err error) bool {
+	var pe *ProviderError
+	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0)
 }
 
 // refusals are authorization errors meaning the user or provider said no
