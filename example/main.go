@@ -2,7 +2,7 @@
 //
 // With no configuration it serves an embedded development provider, so
 // `go run ./example` lets you sign in at http://localhost:3000 with no
-// account anywhere. With configuration it signs in with Logto or any OpenID
+// account anywhere (it signs in anyone, so it runs on localhost only). With configuration it signs in with Logto or any OpenID
 // Connect provider:
 //
 //	OIDC_ISSUER         issuer URL (Logto: https://<tenant>.logto.app/oidc)
@@ -109,7 +109,11 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 
 	secret := getenv("SESSION_SECRET")
 	if cfg.Issuer == "" {
-		// Development mode: the embedded provider, served by this app.
+		// Development mode: the embedded provider, served by this app. It
+		// signs in anyone, so it serves only on this machine.
+		if !isLoopback(base.Hostname()) {
+			return nil, fmt.Errorf("OIDC_ISSUER is not set and BASE_URL %s is not on this machine: the development provider signs in anyone, so it runs on localhost only; set OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and SESSION_SECRET for a real provider", baseURL)
+		}
 		if cfg.ClientID == "" {
 			cfg.ClientID = "example-app"
 		}
@@ -165,7 +169,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 func defaultAddr(base *url.URL) string {
 	port := base.Port()
 	host := base.Hostname()
-	if host == "localhost" || net.ParseIP(host).IsLoopback() {
+	if isLoopback(host) {
 		if port == "" {
 			port = map[string]string{"http": "80", "https": "443"}[base.Scheme]
 		}
@@ -181,4 +185,9 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

@@ -239,6 +239,7 @@ func TestConfigErrors(t *testing.T) {
 		"issuer without a session secret": {"OIDC_ISSUER": "https://a1b2c3.logto.app/oidc", "OIDC_CLIENT_ID": "app"},
 		"short session secret":            {"SESSION_SECRET": "short"},
 		"relative BASE_URL":               {"BASE_URL": "localhost:3000"},
+		"development provider in public":  {"BASE_URL": "https://app.example.com"},
 		"Logto issuer without /oidc":      {"OIDC_ISSUER": "https://a1b2c3.logto.app", "OIDC_CLIENT_ID": "app", "SESSION_SECRET": strings.Repeat("k", 32)},
 	} {
 		if _, err := newApp(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler)); err == nil {

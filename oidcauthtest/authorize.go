@@ -256,6 +256,7 @@ func (p *Provider) interaction(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256([]byte(strings.ToLower(email)))
 		user.Subject = "user-" + hex.EncodeToString(sum[:6])
 		user.Email = email
+		user.EmailVerified = false // typed in, never verified
 		user.Username = ""
 	}
 	p.approve(w, r, req, user, m)

@@ -293,9 +293,12 @@ func TestLoginForm(t *testing.T) {
 	_, body := c.token(codeForm(cb.Query().Get("code"), verifier), "sec")
 	parts := strings.Split(body["id_token"].(string), ".")
 	payload, _ := b64.DecodeString(parts[1])
-	var claims struct{ Sub, Name, Email string }
+	var claims struct {
+		Sub, Name, Email string
+		EmailVerified    bool `json:"email_verified"`
+	}
 	_ = json.Unmarshal(payload, &claims)
-	if claims.Name != "Zoe" || claims.Email != "zoe@example.com" || claims.Sub == defaultUser.Subject || !strings.HasPrefix(claims.Sub, "user-") {
+	if claims.Name != "Zoe" || claims.Email != "zoe@example.com" || claims.EmailVerified || claims.Sub == defaultUser.Subject || !strings.HasPrefix(claims.Sub, "user-") {
 		t.Errorf("claims after the form: %+v", claims)
 	}
 
