@@ -2,8 +2,8 @@
 //
 // With no configuration it serves an embedded development provider, so
 // `go run ./example` lets you sign in at http://localhost:3000 with no
-// account anywhere (it signs in anyone, so it runs on localhost only). With configuration it signs in with Logto or any OpenID
-// Connect provider:
+// account anywhere (it signs in anyone, so it runs on localhost only).
+// With configuration it signs in with Logto or any OpenID Connect provider:
 //
 //	OIDC_ISSUER         issuer URL (Logto: https://<tenant>.logto.app/oidc)
 //	OIDC_CLIENT_ID      client / App ID
