@@ -52,15 +52,23 @@
 //   - returnTo accepts same-origin paths only: schemes, "//", "/\",
 //     backslashes and control characters send the user to "/".
 //   - Session and transaction cookies are AES-256-GCM encrypted and
-//     authenticated with the cookie name bound in, HttpOnly, SameSite=Lax,
-//     Secure on https (with the __Host- prefix), and carry no Domain. The
-//     absolute and idle lifetimes are enforced inside the encrypted payload.
-//     A tampered, foreign-key or expired cookie means "signed out", never an
-//     error. Signing in always replaces the earlier session (no fixation).
-//   - Sign-out clears the session locally before involving the provider; a
-//     request another site made gets a confirmation page instead.
-//   - Every call to the provider has a timeout (10 s) and a 1 MiB response
-//     limit.
+//     authenticated with the cookie name bound in, under keys derived from
+//     SessionKeys together with the issuer and client ID (another
+//     deployment sharing the secret cannot pass its cookies off as this
+//     app's). They are HttpOnly, SameSite=Lax, Secure on https (with the
+//     __Host- prefix), and carry no Domain. The absolute and idle lifetimes
+//     are enforced inside the encrypted payload. A tampered, foreign or
+//     expired cookie means "signed out", never an error. Signing in always
+//     replaces the earlier session (no fixation); a server-side
+//     [Config.Store] holds the session sealed the same way.
+//   - Sign-out clears the session locally before involving the provider. A
+//     GET signs out only with same-origin evidence (Fetch Metadata or a
+//     Referer on the app's origin), and a request another site made gets a
+//     confirmation page instead, so no cross-site link or form signs a user
+//     out silently; nor can a failed sign-in that another site started.
+//   - Every call to the provider has a timeout (10 s), a 1 MiB response
+//     limit, and follows no redirects; every endpoint that discovery names
+//     must meet the issuer's https rule.
 //   - Error pages show a short fixed phrase; logs carry event names and
 //     error classes, never a token, code, secret or cookie value.
 //
