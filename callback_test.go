@@ -39,6 +39,7 @@ func TestCallbackRejects(t *testing.T) {
 		{"iat in the future", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["iat"] = time.Now().Add(10 * time.Minute).Unix() }}, nil, 502},
 		{"iat before the sign-in began", oidcauthtest.Misbehavior{IDTokenClaims: past(time.Hour)}, nil, 502},
 		{"missing sub", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "sub") }}, nil, 502},
+		{"sub over 255 characters", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["sub"] = strings.Repeat("a", 256) }}, nil, 502},
 		{"wrong nonce", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["nonce"] = "other" }}, nil, 502},
 		{"missing nonce", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "nonce") }}, nil, 502},
 		{"wrong at_hash", oidcauthtest.Misbehavior{WrongAtHash: true}, nil, 502},
@@ -167,10 +168,35 @@ func TestCallbackStateRejects(t *testing.T) {
 	resp.Body.Close()
 	wantStatus(t, resp, http.StatusBadRequest)
 
-	// An expired transaction is refused.
+	// An expired transaction is refused before the code is redeemed.
 	cb = f.startSignIn("/sign-in")
 	f.clock.Advance(txLifetime + time.Second)
+	calls := f.idp.Calls("token")
 	wantStatus(t, f.get(cb.String()), http.StatusBadRequest)
+	if f.idp.Calls("token") != calls {
+		t.Error("an expired sign-in attempt reached the token endpoint")
+	}
+}
+
+// A repeated iss or code parameter is refused before anything is redeemed:
+// which copy a component reads is a classic parser-differential.
+func TestCallbackRepeatedParameters(t *testing.T) {
+	for _, param := range []string{"iss", "code"} {
+		t.Run(param, func(t *testing.T) {
+			f := newFlow(t, oidcauthtest.Options{}, nil)
+			cb := f.startSignIn("/sign-in")
+			q := cb.Query()
+			q.Add(param, "https://evil.example")
+			u := *cb
+			u.RawQuery = q.Encode()
+			resp := f.get(u.String())
+			wantStatus(t, resp, http.StatusBadRequest)
+			f.assertFailedCleanly(t, resp, body(t, resp), cb)
+			if f.idp.Calls("token") != 0 {
+				t.Error("the code was redeemed")
+			}
+		})
+	}
 }
 
 func TestMethodNotAllowed(t *testing.T) {
@@ -250,9 +276,26 @@ func TestSessionValidity(t *testing.T) {
 		})
 	}
 
+	// An optional-auth page clearing a bad cookie keeps the answer out of
+	// shared caches.
+	set("not-a-session")
+	resp := f.get("/")
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "private") || !strings.Contains(cc, "no-store") {
+		t.Errorf("clearing response Cache-Control = %q", cc)
+	}
+
 	set(good)
 	if !f.signedIn() {
 		t.Fatal("good cookie refused")
+	}
+
+	// A payload whose last activity precedes its creation is not a session
+	// we wrote, whatever its times say.
+	s, _, _ := typicalSession(t, f.clock.Now())
+	s.touched = s.created - 1
+	set(f.auth.codec.seal(f.auth.sessionCookie, s.marshal(nil)))
+	if f.signedIn() {
+		t.Error("a session touched before it was created was accepted")
 	}
 }
 
@@ -282,24 +325,27 @@ func TestSessionLifetimes(t *testing.T) {
 		t.Errorf("re-issue Cache-Control = %q", cc)
 	}
 	// Activity every 7 hours keeps it alive past the idle timeout...
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		f.clock.Advance(7 * time.Hour)
 		if !f.signedIn() {
 			t.Fatalf("rolling session ended after %d active periods", i+1)
 		}
 	}
-	// ...but not past the absolute lifetime.
-	f.clock.Advance(7 * time.Hour)
-	f.clock.Advance(3 * time.Hour) // 24h10m since sign-in
+	// ...but not past the absolute lifetime, though idle only 2 hours.
+	f.clock.Advance(2 * time.Hour) // 24h10m since sign-in
 	if f.signedIn() {
 		t.Error("session outlived SessionMaxAge")
 	}
 
-	// Idle: a fresh session unused for longer than the idle timeout.
+	// Idle: a fresh session unused for longer than the idle timeout. The
+	// expired cookie is cleared, so the browser stops sending it.
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	f.clock.Advance(8*time.Hour + time.Second)
 	if f.signedIn() {
 		t.Error("session outlived SessionIdleTimeout")
+	}
+	if f.cookie(f.auth.sessionCookie) != "" {
+		t.Error("the expired session cookie was not cleared")
 	}
 
 	// A copy of an old cookie replayed after expiry is refused as well:

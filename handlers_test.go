@@ -359,6 +359,24 @@ func TestConcurrentSignInsAndBound(t *testing.T) {
 	wantStatus(t, f.get(pending[0].String()), http.StatusBadRequest)
 }
 
+// Expired pending sign-ins are cleared at the next sign-in.
+func TestExpiredTransactionsEvicted(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.startSignIn("/sign-in")
+	f.clock.Advance(txLifetime + time.Second)
+	resp := f.get("/sign-in")
+	wantStatus(t, resp, http.StatusSeeOther)
+	cleared := 0
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, f.auth.txPrefix) && c.MaxAge < 0 {
+			cleared++
+		}
+	}
+	if cleared != 1 || f.txCookies() != 1 {
+		t.Errorf("%d expired transactions cleared, %d pending; want 1 and 1", cleared, f.txCookies())
+	}
+}
+
 // Signing in replaces any session the browser had (no fixation).
 func TestSessionFixation(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{}, nil)
@@ -408,6 +426,15 @@ func TestOnSignIn(t *testing.T) {
 	wantStatus(t, resp, http.StatusForbidden)
 	if f.signedIn() {
 		t.Error("denied user has a session")
+	}
+
+	// The hook may map the user, never swap the subject.
+	g := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
+		c.OnSignIn = func(ctx context.Context, u *User) error { u.Subject = "admin"; return nil }
+	})
+	wantStatus(t, g.signIn("/sign-in"), http.StatusInternalServerError)
+	if g.signedIn() {
+		t.Error("a hook that changed the subject left a session")
 	}
 }
 

@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,8 @@ func TestSafeReturnTo(t *testing.T) {
 		{"/..//evil.example", "/evil.example"},
 		{"/%", "/"},
 		{"/" + string(make([]byte, maxReturnToLen)), "/"},
+		{"/" + strings.Repeat("a", maxReturnToLen), "/"},
+		{"/" + strings.Repeat("a", maxReturnToLen-1), "/" + strings.Repeat("a", maxReturnToLen-1)},
 	} {
 		if got := safeReturnTo(tc.in); got != tc.want {
 			t.Errorf("safeReturnTo(%q) = %q, want %q", tc.in, got, tc.want)

@@ -171,6 +171,50 @@ func TestSessionChunking(t *testing.T) {
 			t.Errorf("stale chunk %s not cleared", c.Name)
 		}
 	}
+
+	// A smaller chunked session clears only the chunks it no longer uses.
+	fewer, _, _ := typicalSession(t, now)
+	fewer.user.claims = `{"sub":"k3xq9pl2vz8m","blob":"` + strings.Repeat("x", 4000) + `"}`
+	rec3 := httptest.NewRecorder()
+	if err := a.writeSession(rec3, r, fewer, false); err != nil {
+		t.Fatal(err)
+	}
+	set, cleared := map[string]bool{}, map[string]bool{}
+	for _, c := range rec3.Result().Cookies() {
+		if c.MaxAge < 0 {
+			cleared[c.Name] = true
+		} else {
+			set[c.Name] = true
+		}
+	}
+	if len(set) < 2 || len(set) >= len(cookies) {
+		t.Fatalf("the smaller session took %d cookies, the first %d", len(set), len(cookies))
+	}
+	for _, c := range cookies {
+		if !set[c.Name] && !cleared[c.Name] {
+			t.Errorf("unused chunk %s neither rewritten nor cleared", c.Name)
+		}
+		if set[c.Name] && cleared[c.Name] {
+			t.Errorf("chunk %s both set and cleared", c.Name)
+		}
+	}
+	if got, _ := a.readSession(sessionRequest("GET", "/", rec3)); got == nil || got.user.claims != fewer.user.claims {
+		t.Error("the smaller chunked session does not read back")
+	}
+}
+
+// A forged chunk count is refused without allocating for it or panicking.
+func TestReadSessionCookieBounds(t *testing.T) {
+	for _, head := range []string{"-1.x", "0.x", "1.x", "9.x", "999999999999.x", "x.y", ".x"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: "s", Value: head})
+		for i := 1; i <= 9; i++ {
+			r.AddCookie(&http.Cookie{Name: chunkName("s", i), Value: "part"})
+		}
+		if v, ok := readSessionCookie(r, "s"); ok || v != "" {
+			t.Errorf("head %q read as %q, %v", head, v, ok)
+		}
+	}
 }
 
 func TestSessionTooLarge(t *testing.T) {
@@ -201,6 +245,9 @@ func TestStoreSeam(t *testing.T) {
 	}
 	if strings.Contains(cookies[0].Value, idToken[:40]) {
 		t.Fatal("the ID token is in the cookie")
+	}
+	if c := cookies[0]; !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Errorf("store id cookie attributes: %+v", c)
 	}
 	r := sessionRequest("GET", "/", rec)
 	got, _ := a.readSession(r)

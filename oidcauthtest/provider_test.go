@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -127,6 +128,16 @@ func TestCodeFlowTokensVerify(t *testing.T) {
 				t.Errorf("client_auth = %q", got)
 			}
 		})
+	}
+}
+
+func TestCodeExpires(t *testing.T) {
+	now := time.Now()
+	c := newClient(t, Options{ClientSecret: "sec", Now: func() time.Time { return now }})
+	code := c.code("openid")
+	now = now.Add(codeLifetime + time.Second)
+	if status, body := c.token(codeForm(code, verifier), "sec"); status != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("expired code: %d %v", status, body)
 	}
 }
 

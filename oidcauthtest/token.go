@@ -201,17 +201,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "POST only")
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "malformed form")
+		return
+	}
+	// After the body is read: only then does the server notice a client
+	// that gave up, and end the wait.
 	if m.TokenDelay > 0 {
 		select {
 		case <-time.After(m.TokenDelay):
 		case <-r.Context().Done():
 			return
 		}
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "malformed form")
-		return
 	}
 	form := r.PostForm
 	clientID, secret, method := clientCredentials(r)
