@@ -452,3 +452,29 @@ func TestHTTPLocalhostCookies(t *testing.T) {
 		t.Errorf("http cookie: %+v", c)
 	}
 }
+
+// Signed-in responses default to private, no-store; a handler's own
+// Cache-Control wins; anonymous optional-auth pages are left alone.
+func TestSignedInResponsesNotCached(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.app.Config.Handler.(*http.ServeMux).Handle("/cached", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		w.Header().Add("Cache-Control", "must-revalidate")
+	})))
+	if cc := f.get("/").Header.Get("Cache-Control"); cc != "" {
+		t.Errorf("anonymous home page Cache-Control = %q", cc)
+	}
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	for _, path := range []string{"/profile", "/api/me", "/"} {
+		if cc := f.get(path).Header.Get("Cache-Control"); cc != "private, no-store" {
+			t.Errorf("%s: Cache-Control = %q", path, cc)
+		}
+	}
+	resp := f.get("/cached")
+	if cc := resp.Header.Values("Cache-Control"); len(cc) != 2 || cc[0] != "private, max-age=60" {
+		t.Errorf("handler's Cache-Control = %q", cc)
+	}
+	if privateNoStore[0] != "private, no-store" || len(privateNoStore) != 1 {
+		t.Errorf("the shared header value was written to: %q", privateNoStore)
+	}
+}

@@ -16,6 +16,9 @@ import (
 // JSON body. It makes no network call: the session is authenticated,
 // decrypted and checked for expiry locally, once per request.
 //
+// A signed-in response defaults to Cache-Control: private, no-store, so no
+// shared cache keeps one user's page for another; next may Set its own.
+//
 // It has the standard middleware shape, so it works as
 // mux.Handle("/p", auth.RequireAuth(h)) and as chi's r.Use(auth.RequireAuth).
 func (a *Auth) RequireAuth(next http.Handler) http.Handler { return a.require(next, false) }
@@ -35,13 +38,28 @@ func (a *Auth) require(next http.Handler, api bool) http.Handler {
 			a.challenge(w, r, api)
 			return
 		}
+		privateResponse(w)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey, s)))
 	})
 }
 
+// privateNoStore is shared by every response; its capacity equals its
+// length, so a handler's Header().Add copies it rather than writing into it.
+var privateNoStore = []string{"private, no-store"}
+
+// privateResponse defaults the response to private, no-store without
+// allocating; a value already set is kept.
+func privateResponse(w http.ResponseWriter) {
+	h := w.Header()
+	if _, set := h["Cache-Control"]; !set {
+		h["Cache-Control"] = privateNoStore[:1:1]
+	}
+}
+
 // LoadUser is the optional-auth twin of RequireAuth: it puts the user in
 // the context when the request has a valid session and lets every request
-// through.
+// through. Responses to signed-in requests default to Cache-Control:
+// private, no-store, as with RequireAuth.
 func (a *Auth) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sessionFromContext(r.Context()) != nil {
@@ -51,6 +69,8 @@ func (a *Auth) LoadUser(next http.Handler) http.Handler {
 		s := a.session(w, r)
 		if s == nil {
 			s = anonymous // remembered, so a nested RequireAuth does not decode again
+		} else {
+			privateResponse(w)
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey, s)))
 	})
