@@ -74,5 +74,11 @@
 //
 // What the app must still do: keep SessionKeys secret and rotate them,
 // serve over https in production, protect its own state-changing routes
-// against CSRF, and set Cache-Control on pages with personal data.
+// against CSRF, and set Cache-Control on pages with personal data that
+// RequireAuth does not guard.
+//
+// Cookie sessions are stateless: sign-out clears the browser's cookie, but a
+// copy taken before stays valid until SessionIdleTimeout or SessionMaxAge
+// ends it. Where that matters, keep sessions server-side with
+// [Config.Store], whose record sign-out deletes.
 package oidcauth
