@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type Auth struct {
 	origin        string // scheme://host of RedirectURL: the app's origin
 	callbackPath  string
 	touchEvery    int64 // seconds between rolling re-issues of the session
+	tokens        tokenTable
+	// resourceParams are the RFC 8707 resource parameters of every
+	// authorization request, encoded once.
+	resourceParams string
 }
 
 // New validates cfg and returns an Auth. It fails on a configuration
@@ -45,6 +50,13 @@ func New(cfg Config) (*Auth, error) {
 		a.callbackPath = "/"
 	}
 	a.discovery = &discovery{cfg: &a.cfg}
+	resources := slices.Clone(cfg.Resources)
+	if slices.Contains(cfg.Scopes, OrganizationsScope) && !slices.Contains(resources, organizationsResource) {
+		resources = append(resources, organizationsResource)
+	}
+	if len(resources) > 0 {
+		a.resourceParams = url.Values{"resource": resources}.Encode()
+	}
 	a.sessionCookie = cfg.CookieName
 	if a.cookies.secure {
 		// __Host- cookies are only accepted over https, with Path=/ and no

@@ -55,6 +55,12 @@ type Config struct {
 	// library controls (state, nonce, code_challenge, redirect_uri, …) are
 	// refused by New.
 	AuthParams map[string]string
+	// Resources are the API resources (RFC 8707 resource indicators; in
+	// Logto, each API resource's "API identifier") requested at sign-in,
+	// so that [Auth.AccessToken] can later get a token for each. Absolute
+	// URIs without a fragment. With [OrganizationsScope] in Scopes, Logto's
+	// organizations resource is requested too, as Logto's SDKs do.
+	Resources []string
 	// FetchUserInfo makes the callback call the userinfo endpoint and merge
 	// its claims into the user (the subject must match the ID token's).
 	FetchUserInfo bool
@@ -121,7 +127,7 @@ type Config struct {
 // reservedAuthParams are controlled by the library and must not be set
 // through AuthParams.
 var reservedAuthParams = []string{
-	"client_id", "client_secret", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
+	"client_id", "client_secret", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce", "resource",
 	"code_challenge", "code_challenge_method", "request", "request_uri",
 }
 
@@ -177,8 +183,17 @@ func (c *Config) normalize() error {
 	if c.Prompt == "" && slices.Contains(c.Scopes, "offline_access") {
 		c.Prompt = "consent"
 	}
+	for _, res := range c.Resources {
+		// RFC 8707 §2: an absolute URI without a fragment.
+		if u, err := url.Parse(res); err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
+			bad("Resources entry %q must be an absolute URI without a fragment (Logto: the API identifier)", res)
+		}
+	}
+	c.Resources = slices.Clone(c.Resources)
 	for k := range c.AuthParams {
-		if slices.Contains(reservedAuthParams, k) {
+		if k == "resource" {
+			bad("AuthParams may not set resource: list API resources in Resources")
+		} else if slices.Contains(reservedAuthParams, k) {
 			bad("AuthParams may not set %q: the library controls it", k)
 		}
 	}

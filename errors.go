@@ -39,8 +39,9 @@ var (
 	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
 	// ErrAccessDenied: the user or the provider refused the sign-in (the
 	// callback carried an error such as access_denied; a *[ProviderError]
-	// in the chain has the details), or [Config.OnSignIn] denied the user.
-	// Answered with 403.
+	// in the chain has the details), [Config.OnSignIn] denied the user, or
+	// the provider refused a token for a resource or organization
+	// ([Auth.AccessToken]). Answered with 403.
 	ErrAccessDenied = errors.New("oidcauth: sign-in refused")
 	// ErrAuthorization: the provider answered the authorization request
 	// with an error other than a refusal (invalid_scope,
@@ -50,6 +51,10 @@ var (
 	// ErrNotSignedIn: the request carries no valid session. RequireAuth
 	// answers it with a redirect to sign in, or 401 for API requests.
 	ErrNotSignedIn = errors.New("oidcauth: not signed in")
+	// ErrNoRefreshToken: an access token has expired and the session has
+	// no refresh token to renew it (the offline_access scope was not
+	// granted). The user must sign in again. Answered with 401.
+	ErrNoRefreshToken = errors.New("oidcauth: access token expired and no refresh token")
 	// ErrSessionTooLarge: the session does not fit in the cookie budget
 	// (eight chunks). Use a server-side [Config.Store]. Answered with 500.
 	ErrSessionTooLarge = errors.New("oidcauth: session too large for cookies")
@@ -144,6 +149,7 @@ var errorStatuses = []struct {
 	{ErrAccessDenied, http.StatusForbidden, "Sign-in was cancelled or refused."},
 	{ErrAuthorization, http.StatusBadGateway, "The sign-in service could not sign you in. Please try again later."},
 	{ErrNotSignedIn, http.StatusUnauthorized, "Please sign in."},
+	{ErrNoRefreshToken, http.StatusUnauthorized, "Your sign-in has expired. Please sign in again."},
 	{ErrSessionTooLarge, http.StatusInternalServerError, "Your session could not be saved."},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed."},
 }

@@ -65,6 +65,7 @@ type flow struct {
 	client *http.Client
 	clock  *clock
 	logs   *lockedBuffer
+	mux    *http.ServeMux // the app's routes; tests may add their own
 }
 
 // protected answers with the signed-in user's subject.
@@ -122,6 +123,7 @@ func newFlow(t *testing.T, opts oidcauthtest.Options, mutate func(*Config)) *flo
 		io.WriteString(w, "home, anonymous")
 	})))
 	f.app.Config.Handler = mux
+	f.mux = mux
 	f.jar, _ = cookiejar.New(nil)
 	f.client = &http.Client{
 		Jar:       f.jar,

@@ -131,9 +131,14 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 			params = append(params, oauth2.SetAuthURLParam(k, v))
 		}
 	}
+	target := m.oauth2.AuthCodeURL(t.state, params...)
+	if a.resourceParams != "" {
+		// x/oauth2 sets one value per parameter; RFC 8707 repeats resource.
+		target += "&" + a.resourceParams
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.cfg.Logger.Info("oidcauth: sign-in started")
-	http.Redirect(w, r, m.oauth2.AuthCodeURL(t.state, params...), http.StatusSeeOther)
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // CallbackHandler finishes a sign-in at the redirect URI. It checks the
@@ -306,38 +311,51 @@ func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *oauth2.Token
 	if idt.IssuedAt.IsZero() || idt.IssuedAt.After(now.Add(skew)) || idt.IssuedAt.Before(time.Unix(t.created, 0).Add(-skew)) {
 		return bad("iat missing, in the future, or before the sign-in began")
 	}
-	var c idClaims
-	var claims json.RawMessage
-	if err := idt.Claims(&claims); err != nil {
-		return bad("claims are not a JSON object")
-	}
-	if err := json.Unmarshal(claims, &c); err != nil {
-		return bad("claims have unexpected types")
-	}
-	// §3.1.3.7 items 4–5: with several audiences azp must name us.
-	if (len(idt.Audience) > 1 && c.Azp == "") || (c.Azp != "" && c.Azp != a.cfg.ClientID) {
-		return bad("azp missing or not this client")
-	}
-	// §3.1.3.8: at_hash, when present, binds the access token.
-	if idt.AccessTokenHash != "" {
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			return bad("at_hash does not match the access token")
-		}
+	claims, err := a.checkClaims(idt, tok.AccessToken)
+	if err != nil {
+		return nil, nil, err
 	}
 	return idt, claims, nil
 }
 
-func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2.Token) (*session, error) {
+// checkClaims returns the ID token's claims after the checks that a
+// token from the code exchange and one from a refresh share: azp, and
+// at_hash against the access token issued with it.
+func (a *Auth) checkClaims(idt *oidc.IDToken, accessToken string) (json.RawMessage, error) {
 	var c idClaims
-	if err := json.Unmarshal(claims, &c); err != nil {
-		return nil, fail(ErrUserInfo, errors.New("claims have unexpected types"))
+	var claims json.RawMessage
+	if err := idt.Claims(&claims); err != nil || json.Unmarshal(claims, &c) != nil {
+		return nil, fail(ErrInvalidIDToken, errors.New("claims are not a JSON object of the expected types"))
 	}
+	// §3.1.3.7 items 4–5: with several audiences azp must name us.
+	if (len(idt.Audience) > 1 && c.Azp == "") || (c.Azp != "" && c.Azp != a.cfg.ClientID) {
+		return nil, fail(ErrInvalidIDToken, errors.New("azp missing or not this client"))
+	}
+	// §3.1.3.8: at_hash, when present, binds the access token.
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(accessToken); err != nil {
+			return nil, fail(ErrInvalidIDToken, errors.New("at_hash does not match the access token"))
+		}
+	}
+	return claims, nil
+}
+
+func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2.Token) (*session, error) {
+	user, err := a.userFromClaims(idt.Subject, claims)
+	if err != nil {
+		return nil, err
+	}
+	var sid struct {
+		Sid string `json:"sid"`
+	}
+	_ = json.Unmarshal(claims, &sid) // the same JSON just decoded
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	now := a.cfg.Now().Unix()
 	s := &session{
 		id:           string(id[:]),
-		sid:          c.Sid,
+		sid:          sid.Sid,
+		user:         user,
 		created:      now,
 		touched:      now,
 		idToken:      packToken(tok.Extra("id_token").(string)),
@@ -347,8 +365,18 @@ func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2
 	if !tok.Expiry.IsZero() {
 		s.expiry = tok.Expiry.Unix()
 	}
-	s.user = User{
-		Subject:       idt.Subject,
+	return s, nil
+}
+
+// userFromClaims builds the user that a JSON object of claims (an ID
+// token's, userinfo's, or both merged) describes.
+func (a *Auth) userFromClaims(sub string, claims json.RawMessage) (User, error) {
+	var c idClaims
+	if err := json.Unmarshal(claims, &c); err != nil {
+		return User{}, fail(ErrUserInfo, errors.New("claims have unexpected types"))
+	}
+	u := User{
+		Subject:       sub,
 		Name:          c.Name,
 		Email:         c.Email,
 		EmailVerified: string(c.EmailVerified) == "true" || string(c.EmailVerified) == `"true"`,
@@ -357,10 +385,10 @@ func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2
 		Issuer:        a.cfg.Issuer,
 		claims:        string(claims),
 	}
-	if s.user.Username == "" {
-		s.user.Username = c.PreferredUsername
+	if u.Username == "" {
+		u.Username = c.PreferredUsername
 	}
-	return s, nil
+	return u, nil
 }
 
 func truncate(s string, n int) string {
@@ -400,6 +428,9 @@ func (a *Auth) SignOutHandler() http.Handler {
 func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	s := a.session(nil, r)
 	a.clearSession(w, r)
+	if s != nil {
+		a.tokens.drop(s.id)
+	}
 	target := a.cfg.PostLogoutRedirectURL
 	if target == "" {
 		target = "/"

@@ -107,7 +107,19 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 		}
 		return nil
 	}
-	if w != nil && now-s.touched >= a.touchEvery {
+	// A session whose tokens this process refreshed: refused once the
+	// provider ended it, brought up to date when its cookie is older.
+	var caughtUp bool
+	if st := a.tokens.lookup(s.id); st != nil {
+		if n := st.snapshot(); n != nil && n.ended {
+			if w != nil {
+				a.clearSession(w, r)
+			}
+			return nil
+		}
+		caughtUp = st.catchUp(s)
+	}
+	if w != nil && (caughtUp || now-s.touched >= a.touchEvery) {
 		s.touched = now
 		if err := a.writeSession(w, r, s, false); err != nil {
 			a.cfg.Logger.Warn("oidcauth: session re-issue failed", "error", logSafe(err))

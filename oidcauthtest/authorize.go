@@ -19,8 +19,8 @@ type authRequest struct {
 	nonce       string
 	challenge   string
 	scope       string
-	resource    string
-	signUp      bool // Logto's first_screen=register or interaction_mode=signUp
+	resources   []string // RFC 8707 resource indicators, as Logto's SDKs send them
+	signUp      bool     // Logto's first_screen=register or interaction_mode=signUp
 	created     time.Time
 }
 
@@ -31,7 +31,7 @@ type grant struct {
 	challenge   string
 	nonce       string
 	scope       string
-	resource    string
+	resources   []string // granted RFC 8707 resources
 	user        User
 	sid         string // the provider's session id (sid claim)
 	authTime    int64
@@ -74,7 +74,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		nonce:       q.Get("nonce"),
 		challenge:   q.Get("code_challenge"),
 		scope:       q.Get("scope"),
-		resource:    q.Get("resource"),
+		resources:   q["resource"],
 		signUp:      q.Get("first_screen") == "register" || q.Get("interaction_mode") == "signUp",
 		created:     p.opts.Now(),
 	}
@@ -144,7 +144,7 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequ
 		challenge:   req.challenge,
 		nonce:       req.nonce,
 		scope:       req.scope,
-		resource:    req.resource,
+		resources:   req.resources,
 		user:        user,
 		sid:         randomString()[:24],
 		authTime:    now.Unix(),

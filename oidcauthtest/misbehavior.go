@@ -44,6 +44,10 @@ type Misbehavior struct {
 	TokenDelay time.Duration
 	// OmitIDToken leaves id_token out of the token response.
 	OmitIDToken bool
+	// KeepRefreshToken makes the refresh grant keep the refresh token
+	// instead of rotating it, as providers without rotation do: the
+	// response carries no new refresh_token and the old one stays valid.
+	KeepRefreshToken bool
 
 	// IDTokenClaims edits the ID token's claims before signing.
 	IDTokenClaims func(claims map[string]any)

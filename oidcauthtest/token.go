@@ -298,8 +298,42 @@ func (p *Provider) redeemCode(w http.ResponseWriter, form url.Values, m Misbehav
 	case !pkceMatches(form.Get("code_verifier"), g.challenge):
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
 	default:
-		p.issue(w, g, true, m)
+		if aud, ok := p.audience(w, g, form, false); ok {
+			p.issue(w, g, aud, true, m)
+		}
 	}
+}
+
+// OrganizationsScope is the scope that lets a client ask for organization
+// tokens, as in Logto.
+const OrganizationsScope = "urn:logto:scope:organizations"
+
+// audience picks the access token's audience for a token request: an
+// RFC 8707 resource granted at authorization, or (on a refresh, Logto's
+// organization tokens) an organization the user belongs to, named
+// "urn:logto:organization:<id>". "" means an opaque token for userinfo.
+func (p *Provider) audience(w http.ResponseWriter, g *grant, form url.Values, refresh bool) (string, bool) {
+	if org := form.Get("organization_id"); org != "" && refresh {
+		if !slices.Contains(strings.Fields(g.scope), OrganizationsScope) {
+			tokenError(w, http.StatusBadRequest, "invalid_scope", "organization tokens need the "+OrganizationsScope+" scope")
+			return "", false
+		}
+		orgs, _ := g.user.Extra["organizations"].([]string)
+		if !slices.Contains(orgs, org) {
+			tokenError(w, http.StatusForbidden, "access_denied", "the user is not a member of the organization")
+			return "", false
+		}
+		return "urn:logto:organization:" + org, true
+	}
+	res := form["resource"]
+	switch {
+	case len(res) == 0:
+		return "", true
+	case len(res) > 1 || !slices.Contains(g.resources, res[0]):
+		tokenError(w, http.StatusBadRequest, "invalid_target", "resource was not granted")
+		return "", false
+	}
+	return res[0], true
 }
 
 // pkceMatches checks RFC 7636 §4.6 for S256.
@@ -318,7 +352,7 @@ func (p *Provider) redeemRefresh(w http.ResponseWriter, form url.Values, m Misbe
 		if rt.used || rt.g.family.revoked {
 			rt.g.family.revoked = true // reuse of a rotated token: revoke the family
 		} else {
-			rt.used = true
+			rt.used = !m.KeepRefreshToken
 			g = rt.g
 		}
 	}
@@ -327,19 +361,21 @@ func (p *Provider) redeemRefresh(w http.ResponseWriter, form url.Values, m Misbe
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "refresh token unknown, rotated or revoked")
 		return
 	}
-	p.issue(w, g, false, m)
+	if aud, ok := p.audience(w, g, form, true); ok {
+		p.issue(w, g, aud, false, m)
+	}
 }
 
-// issue answers a token request for g: an access token (a JWT when a
-// resource was requested, as Logto does; opaque otherwise), an ID token,
-// and a rotated refresh token when offline_access was granted.
-func (p *Provider) issue(w http.ResponseWriter, g *grant, fromCode bool, m Misbehavior) {
+// issue answers a token request for g: an access token (a JWT for aud, a
+// resource or organization, as Logto does; opaque when aud is ""), an ID
+// token, and a rotated refresh token when offline_access was granted.
+func (p *Provider) issue(w http.ResponseWriter, g *grant, aud string, fromCode bool, m Misbehavior) {
 	now := p.opts.Now()
 	at := randomString()
 	var err error
-	if g.resource != "" {
+	if aud != "" {
 		at, err = p.jwt(map[string]any{
-			"jti": randomString()[:22], "iss": p.issuer, "sub": g.user.Subject, "aud": g.resource,
+			"jti": randomString()[:22], "iss": p.issuer, "sub": g.user.Subject, "aud": aud,
 			"client_id": p.opts.ClientID, "scope": g.scope, "iat": now.Unix(), "exp": now.Add(p.opts.AccessTokenTTL).Unix(),
 		}, "at+jwt", Misbehavior{})
 		if err != nil {
@@ -357,7 +393,7 @@ func (p *Provider) issue(w http.ResponseWriter, g *grant, fromCode bool, m Misbe
 	issued.expires = now.Add(p.opts.AccessTokenTTL)
 	p.mu.Lock()
 	p.access[at] = &issued
-	if slices.Contains(strings.Fields(g.scope), "offline_access") {
+	if slices.Contains(strings.Fields(g.scope), "offline_access") && !(m.KeepRefreshToken && !fromCode) {
 		rt := randomString()
 		p.refresh[rt] = &refreshToken{g: &issued}
 		resp["refresh_token"] = rt

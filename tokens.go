@@ -1,0 +1,396 @@
+package oidcauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// OrganizationsScope is Logto's scope for organization tokens and the
+// "organizations" claim. Put it in [Config.Scopes] to use
+// [Auth.OrganizationToken].
+const OrganizationsScope = "urn:logto:scope:organizations"
+
+// organizationsResource is the resource Logto's SDKs request at sign-in
+// alongside OrganizationsScope, so that organization tokens can be issued.
+const organizationsResource = "urn:logto:resource:organizations"
+
+// tokenLeeway is how long before its expiry a token is refreshed, so that
+// it is still valid when the API it is sent to checks it.
+const tokenLeeway = 30 * time.Second
+
+// AccessToken returns a valid access token for resource, refreshing it with
+// the session's refresh token when it expires within 30 seconds. resource
+// "" is the access token issued at sign-in (for the userinfo endpoint, or a
+// provider without resource indicators); any other value is an API
+// resource (RFC 8707 resource indicator, Logto's "API identifier"), which
+// should be listed in [Config.Resources] so the provider grants it at
+// sign-in.
+//
+// Call it before the response is written: a refresh rotates the refresh
+// token and the new tokens are saved in the session cookie through w. A
+// still-valid token costs no network call. Concurrent requests of one
+// session refresh once: the others wait and reuse the result, as do
+// requests that still carry the session cookie from before the refresh, so
+// a rotating refresh token is never spent twice (which providers punish by
+// revoking the session). Resource tokens are cached in memory, per process,
+// keyed by session; only the refresh token travels in the cookie.
+//
+// The error wraps [ErrNotSignedIn] when there is no session or the provider
+// refused the refresh token (invalid_grant: the session is then ended and
+// its cookie cleared), [ErrNoRefreshToken] when the token expired and the
+// session has no refresh token, [ErrAccessDenied] when the provider refused
+// this resource, and [ErrTokenEndpoint] or [ErrProviderUnavailable] when
+// the provider failed, in which case the session is kept.
+func (a *Auth) AccessToken(w http.ResponseWriter, r *http.Request, resource string) (string, error) {
+	if resource == "" {
+		return a.token(w, r, tokenKey{}, nil)
+	}
+	return a.token(w, r, tokenKey{kind: keyResource, name: resource}, url.Values{"resource": {resource}})
+}
+
+// OrganizationToken returns an access token for a Logto organization the
+// user belongs to (the "organizations" claim lists their ids), obtained
+// and refreshed like [Auth.AccessToken] with Logto's organization_id
+// parameter on the refresh grant. [Config.Scopes] must hold
+// [OrganizationsScope].
+func (a *Auth) OrganizationToken(w http.ResponseWriter, r *http.Request, organizationID string) (string, error) {
+	if !slices.Contains(a.cfg.Scopes, OrganizationsScope) {
+		return "", fail(ErrInternal, errors.New("organization tokens need "+OrganizationsScope+" in Config.Scopes"))
+	}
+	if organizationID == "" {
+		return "", fail(ErrInternal, errors.New("empty organization ID"))
+	}
+	return a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
+}
+
+// FetchUserInfo calls the provider's userinfo endpoint (OIDC Core §5.3)
+// with the session's access token, refreshed if needed, and returns the
+// user it describes. Its subject must be the session's, or the answer is
+// rejected with [ErrUserInfo]: a token substitution could otherwise show
+// another person's profile. The session itself is not changed.
+func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, error) {
+	tok, err := a.AccessToken(w, r, "")
+	if err != nil {
+		return nil, err
+	}
+	s := a.session(nil, r)
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
+	claims, err := a.fetchUserInfo(ctx, m, tok)
+	if err != nil {
+		return nil, err
+	}
+	var sub string
+	if s == nil || json.Unmarshal(claims["sub"], &sub) != nil || sub != s.user.Subject {
+		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the session's"))
+	}
+	raw, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	u, err := a.userFromClaims(sub, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// token is the engine behind AccessToken and OrganizationToken. key names
+// the token (the session's own, or one in the process's cache); params go
+// on the refresh grant.
+func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, params url.Values) (string, error) {
+	s := a.session(w, r)
+	if s == nil {
+		return "", fail(ErrNotSignedIn, nil)
+	}
+	now := a.cfg.Now().Unix()
+	st := a.tokens.lookup(s.id)
+	stale := st.catchUp(s)
+	if tok, ok := validToken(s, st, key, now); ok {
+		return tok, a.saveCaughtUp(w, r, s, stale)
+	}
+	if st == nil {
+		st = a.tokens.get(s.id, now)
+	}
+	// One refresh per session at a time; a waiter gives up with its request.
+	select {
+	case st.sem <- struct{}{}:
+	case <-r.Context().Done():
+		return "", fail(ErrTokenEndpoint, r.Context().Err())
+	}
+	defer func() { <-st.sem }()
+	st.used.Store(now)
+
+	// Whoever held the lock before may have refreshed what we need.
+	stale = st.catchUp(s) || stale
+	if snap := st.snap.Load(); snap != nil && snap.ended {
+		a.clearSession(w, r)
+		return "", fail(ErrNotSignedIn, errors.New("the provider ended this session"))
+	}
+	if tok, ok := validToken(s, st, key, now); ok {
+		return tok, a.saveCaughtUp(w, r, s, stale)
+	}
+	if s.refreshToken == "" {
+		return "", errors.Join(fail(ErrNoRefreshToken, nil), a.saveCaughtUp(w, r, s, stale))
+	}
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		return "", errors.Join(err, a.saveCaughtUp(w, r, s, stale))
+	}
+	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
+	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	if err != nil {
+		var pe *ProviderError
+		if errors.As(err, &pe) && pe.Code == "invalid_grant" {
+			// The refresh token is dead (expired, revoked, or the session
+			// ended at the provider): so is the session.
+			a.endTokens(st, s)
+			a.clearSession(w, r)
+			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "user", &s.user)
+			return "", fail(ErrNotSignedIn, pe)
+		}
+		a.cfg.Logger.Warn("oidcauth: token refresh failed", "user", &s.user, "error", logSafe(err))
+		return "", errors.Join(err, a.saveCaughtUp(w, r, s, stale))
+	}
+	tok, err := a.applyRefresh(ctx, m, st, s, key, resp, now)
+	if err != nil {
+		if errors.Is(err, errSubjectChanged) {
+			a.endTokens(st, s)
+			a.clearSession(w, r)
+		}
+		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "user", &s.user, "error", logSafe(err))
+		return "", err
+	}
+	a.cfg.Logger.Info("oidcauth: tokens refreshed", "user", &s.user)
+	if err := a.writeSession(w, r, s, false); err != nil {
+		// The browser keeps its earlier cookie; this process knows the new
+		// tokens and brings that cookie up to date on its next request.
+		a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
+	}
+	return tok, nil
+}
+
+// saveCaughtUp rewrites the cookie of a session that was brought up to date
+// from the process's tokens, so the browser stops carrying a spent refresh
+// token.
+func (a *Auth) saveCaughtUp(w http.ResponseWriter, r *http.Request, s *session, stale bool) error {
+	if !stale {
+		return nil
+	}
+	if err := a.writeSession(w, r, s, false); err != nil {
+		a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
+	}
+	return nil
+}
+
+// validToken returns the token key names if it is valid for longer than
+// tokenLeeway: the session's own access token, or a cached one.
+func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, bool) {
+	leeway := int64(tokenLeeway / time.Second)
+	if key.kind == keySession {
+		if s.accessToken.empty() || (s.expiry != 0 && now+leeway >= s.expiry) {
+			return "", false
+		}
+		return s.accessToken.compact(), true
+	}
+	snap := st.snapshot()
+	if snap == nil {
+		return "", false
+	}
+	c, ok := snap.extra[key]
+	if !ok || now+leeway >= c.expiry {
+		return "", false
+	}
+	return c.token, true
+}
+
+var errSubjectChanged = errors.New("refreshed ID token names another subject")
+
+// applyRefresh checks a refresh response and applies it to s and the
+// process's state; it returns the token that was asked for.
+func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s *session, key tokenKey, resp *tokenResponse, now int64) (string, error) {
+	if resp.AccessToken == "" {
+		return "", fail(ErrTokenEndpoint, errors.New("refresh response has no access_token"))
+	}
+	if resp.TokenType != "" && !strings.EqualFold(resp.TokenType, "bearer") {
+		return "", fail(ErrTokenEndpoint, errors.New("refresh response token_type is not Bearer"))
+	}
+	var claims json.RawMessage
+	if resp.IDToken != "" {
+		// OIDC Core §12.2: same iss, sub and aud as the session's; a nonce,
+		// if present, is the original one and is not checked again.
+		idt, err := m.verifier.Verify(ctx, resp.IDToken)
+		if err != nil {
+			return "", fail(ErrInvalidIDToken, err)
+		}
+		if idt.Subject != s.user.Subject {
+			return "", fail(ErrInvalidIDToken, errSubjectChanged)
+		}
+		if idt.IssuedAt.IsZero() || idt.IssuedAt.After(a.cfg.Now().Add(a.cfg.ClockSkew)) {
+			return "", fail(ErrInvalidIDToken, errors.New("iat missing or in the future"))
+		}
+		if claims, err = a.checkClaims(idt, resp.AccessToken); err != nil {
+			return "", err
+		}
+	}
+
+	prev := st.snapshot()
+	next := &tokenSnap{}
+	if prev != nil {
+		next.spent = prev.spent
+		next.extra = prev.extra
+	}
+	if resp.RefreshToken != "" && resp.RefreshToken != s.refreshToken {
+		next.spent = appendSpent(next.spent, s.refreshToken)
+		s.refreshToken = resp.RefreshToken
+	}
+	if claims != nil {
+		own := s.ownClaims()
+		s.idToken = packToken(resp.IDToken)
+		if !own {
+			// Claims follow the newest ID token (roles or organizations may
+			// have changed); the typed fields keep their sign-in values,
+			// which OnSignIn may have mapped.
+			s.user.claims = string(claims)
+		}
+	}
+	expiry := resp.expiry(now)
+	if key.kind == keySession {
+		s.accessToken = packToken(resp.AccessToken)
+		s.expiry = expiry
+	} else {
+		if expiry == 0 {
+			expiry = now + int64(defaultCachedTokenTTL/time.Second)
+		}
+		extra := make(map[tokenKey]cachedToken, len(next.extra)+1)
+		for k, v := range next.extra {
+			if v.expiry > now {
+				extra[k] = v
+			}
+		}
+		extra[key] = cachedToken{token: resp.AccessToken, expiry: expiry}
+		next.extra = extra
+	}
+	s.touched = now
+	next.from(s)
+	st.snap.Store(next)
+	return resp.AccessToken, nil
+}
+
+// endTokens records that the session is over, so that requests still
+// carrying its cookie stop at once instead of asking the provider again.
+func (a *Auth) endTokens(st *tokenState, s *session) {
+	next := &tokenSnap{ended: true}
+	next.from(s)
+	st.snap.Store(next)
+}
+
+// tokenResponse is a token endpoint's success or error answer (RFC 6749
+// §5.1, §5.2; OIDC Core §12.2).
+type tokenResponse struct {
+	AccessToken  string          `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	RefreshToken string          `json:"refresh_token"`
+	ExpiresIn    json.RawMessage `json:"expires_in"`
+	IDToken      string          `json:"id_token"`
+	Scope        string          `json:"scope"`
+
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	ErrorURI         string `json:"error_uri"`
+}
+
+// expiry is the access token's expiry in unix seconds, 0 when unknown.
+// expires_in is a number by the RFC, a string at some providers.
+func (t *tokenResponse) expiry(now int64) int64 {
+	raw := strings.Trim(string(t.ExpiresIn), `"`)
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return now + min(n, 1<<31)
+}
+
+// refreshGrant redeems a refresh token (RFC 6749 §6) with extra parameters
+// (an RFC 8707 resource, Logto's organization_id). The client
+// authenticates as at the code exchange. Errors never carry the response
+// body: a provider's error page may echo the request, refresh token
+// included.
+func (a *Auth) refreshGrant(ctx context.Context, m *metadata, refreshToken string, params url.Values) (*tokenResponse, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	for k, v := range params {
+		form[k] = v
+	}
+	basic := a.cfg.ClientSecret != "" && m.oauth2.Endpoint.AuthStyle != oauth2.AuthStyleInParams
+	if !basic {
+		form.Set("client_id", a.cfg.ClientID)
+		if a.cfg.ClientSecret != "" {
+			form.Set("client_secret", a.cfg.ClientSecret)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.oauth2.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fail(ErrTokenEndpoint, errors.New("token endpoint is not a valid URL"))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if basic {
+		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
+		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.cfg.ClientSecret))
+	}
+	res, err := a.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fail(ErrTokenEndpoint, err)
+	}
+	defer res.Body.Close()
+	var tr tokenResponse
+	decodeErr := json.NewDecoder(res.Body).Decode(&tr)
+	if res.StatusCode != http.StatusOK || tr.Error != "" {
+		pe := newProviderError(tr.Error, tr.ErrorDescription, tr.ErrorURI, res.StatusCode)
+		if decodeErr != nil || tr.Error == "" {
+			pe.Code = "" // not an OAuth error response: a proxy's page, a crash
+		}
+		if slices.Contains(refusalsOnRefresh, pe.Code) {
+			return nil, fail(ErrAccessDenied, pe)
+		}
+		return nil, fail(ErrTokenEndpoint, pe)
+	}
+	if decodeErr != nil {
+		return nil, fail(ErrTokenEndpoint, errors.New("token response is not a JSON object"))
+	}
+	return &tr, nil
+}
+
+// refusalsOnRefresh are token endpoint errors meaning the provider will
+// not issue this particular token; the session stays.
+var refusalsOnRefresh = []string{"access_denied", "invalid_target", "invalid_scope", "unauthorized_client"}
+
+// hashRefresh names a refresh token without keeping it.
+func hashRefresh(t string) [32]byte { return sha256.Sum256([]byte(t)) }
+
+// maxSpent bounds how many rotated-out refresh tokens a session remembers:
+// a cookie older than that many refreshes is not caught up.
+const maxSpent = 8
+
+func appendSpent(spent [][32]byte, old string) [][32]byte {
+	out := make([][32]byte, 0, maxSpent)
+	if len(spent) >= maxSpent {
+		spent = spent[len(spent)-maxSpent+1:]
+	}
+	out = append(out, spent...)
+	return append(out, hashRefresh(old))
+}

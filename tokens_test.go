@@ -1,0 +1,453 @@
+package oidcauth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
+)
+
+const apiResource = "https://api.example.com"
+
+// tokenFlow is a flow whose app serves /token: the access token for
+// ?resource= (or the organization token for ?org=), or the error's status
+// and sentinel.
+func tokenFlow(t *testing.T, opts oidcauthtest.Options, mutate func(*Config)) *flow {
+	t.Helper()
+	if opts.AccessTokenTTL == 0 {
+		opts.AccessTokenTTL = 10 * time.Minute
+	}
+	f := newFlow(t, opts, func(c *Config) {
+		c.Resources = []string{apiResource}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	f.mux.Handle("/token", f.auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var tok string
+		var err error
+		if org := r.URL.Query().Get("org"); org != "" {
+			tok, err = f.auth.OrganizationToken(w, r, org)
+		} else {
+			tok, err = f.auth.AccessToken(w, r, r.URL.Query().Get("resource"))
+		}
+		if err != nil {
+			w.WriteHeader(ErrorStatus(err))
+			io.WriteString(w, sentinelName(err))
+			return
+		}
+		io.WriteString(w, tok)
+	})))
+	return f
+}
+
+func sentinelName(err error) string {
+	for _, e := range []error{ErrNotSignedIn, ErrNoRefreshToken, ErrAccessDenied, ErrTokenEndpoint, ErrInvalidIDToken, ErrProviderUnavailable, ErrUserInfo, ErrInternal} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "other: " + err.Error()
+}
+
+// getToken asks the app for a token and returns the status and body.
+func (f *flow) getToken(query string) (int, string) {
+	f.t.Helper()
+	resp := f.get("/token" + query)
+	return resp.StatusCode, body(f.t, resp)
+}
+
+// jwtClaims decodes a JWT's payload without verifying it.
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestAccessTokenAndRefresh(t *testing.T) {
+	f := tokenFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if got := f.idp.LastAuthorizeRequest()["resource"]; !slices.Equal(got, []string{apiResource}) {
+		t.Fatalf("authorization request resource = %q", got)
+	}
+	calls := f.idp.Calls("token")
+
+	status, first := f.getToken("")
+	if status != http.StatusOK || first == "" {
+		t.Fatalf("token: %d %s", status, first)
+	}
+	if _, again := f.getToken(""); again != first || f.idp.Calls("token") != calls {
+		t.Fatalf("a valid token was not reused: %d token calls", f.idp.Calls("token")-calls)
+	}
+	cookieBefore := f.cookie(f.auth.sessionCookie)
+
+	// Within the leeway of the expiry: refreshed, once, and saved.
+	f.clock.Advance(10*time.Minute - tokenLeeway + time.Second)
+	status, second := f.getToken("")
+	if status != http.StatusOK || second == first {
+		t.Fatalf("after expiry: %d, same token %v", status, second == first)
+	}
+	if n := f.idp.Calls("token") - calls; n != 1 {
+		t.Fatalf("refresh made %d token calls, want 1", n)
+	}
+	req := f.idp.LastTokenRequest()
+	if req.Get("grant_type") != "refresh_token" || req.Has("resource") || req.Get("client_auth") != "client_secret_basic" {
+		t.Errorf("refresh request = %v", req)
+	}
+	if f.cookie(f.auth.sessionCookie) == cookieBefore {
+		t.Error("the refreshed tokens were not written to the session cookie")
+	}
+	if _, again := f.getToken(""); again != second || f.idp.Calls("token")-calls != 1 {
+		t.Error("the refreshed token was not reused")
+	}
+
+	// An API resource: a JWT for it, cached after the first refresh grant.
+	status, res := f.getToken("?resource=" + url.QueryEscape(apiResource))
+	if status != http.StatusOK {
+		t.Fatalf("resource token: %d %s", status, res)
+	}
+	if aud := jwtClaims(t, res)["aud"]; aud != apiResource {
+		t.Errorf("resource token aud = %v", aud)
+	}
+	if got := f.idp.LastTokenRequest()["resource"]; !slices.Equal(got, []string{apiResource}) {
+		t.Errorf("refresh grant resource = %q", got)
+	}
+	if _, again := f.getToken("?resource=" + url.QueryEscape(apiResource)); again != res || f.idp.Calls("token")-calls != 2 {
+		t.Error("the resource token was not cached")
+	}
+	f.clock.Advance(10 * time.Minute)
+	if _, renewed := f.getToken("?resource=" + url.QueryEscape(apiResource)); renewed == res || f.idp.Calls("token")-calls != 3 {
+		t.Error("an expired resource token was not renewed")
+	}
+	if !f.signedIn() {
+		t.Error("signed out after refreshes")
+	}
+	if strings.Contains(f.logs.String(), first) || strings.Contains(f.logs.String(), res) {
+		t.Error("a token reached the log")
+	}
+}
+
+// Fifty requests with the same stale cookie: one refresh, everyone gets the
+// new token, and the rotated refresh token is never spent twice (the
+// provider would revoke the whole family, which the last step would show).
+func TestRefreshConcurrentStaleCookie(t *testing.T) {
+	f := tokenFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+	f.clock.Advance(11 * time.Minute)
+	calls := f.idp.Calls("token")
+
+	const n = 50
+	type result struct {
+		status  int
+		token   string
+		cookies []*http.Cookie
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", f.app.URL+"/token", nil)
+			req.Header.Set("Cookie", stale)
+			resp, err := f.app.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			results[i] = result{resp.StatusCode, string(b), resp.Cookies()}
+		}()
+	}
+	wg.Wait()
+	if got := f.idp.Calls("token") - calls; got != 1 {
+		t.Fatalf("%d token calls, want exactly 1", got)
+	}
+	var fresh *http.Cookie
+	for i, r := range results {
+		if r.status != http.StatusOK || r.token != results[0].token {
+			t.Fatalf("request %d: %d %q", i, r.status, r.token)
+		}
+		for _, c := range r.cookies {
+			if c.Name == f.auth.sessionCookie && c.MaxAge > 0 {
+				fresh = c
+			} else if c.Name == f.auth.sessionCookie {
+				t.Fatalf("request %d cleared the session", i)
+			}
+		}
+	}
+	if fresh == nil {
+		t.Fatal("no request wrote the refreshed session cookie")
+	}
+
+	// Later still, the old cookie is brought up to date, without a call.
+	req, _ := http.NewRequest("GET", f.app.URL+"/profile", nil)
+	req.Header.Set("Cookie", stale)
+	resp, err := f.app.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantStatus(t, resp, http.StatusOK)
+	if !slices.ContainsFunc(resp.Cookies(), func(c *http.Cookie) bool { return c.Name == f.auth.sessionCookie && c.MaxAge > 0 }) {
+		t.Error("a stale cookie was not rewritten")
+	}
+
+	// The refresh token family is intact: the next refresh succeeds.
+	f.clock.Advance(11 * time.Minute)
+	req, _ = http.NewRequest("GET", f.app.URL+"/token", nil)
+	req.AddCookie(fresh)
+	resp, err = f.app.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := body(t, resp)
+	if resp.StatusCode != http.StatusOK || next == results[0].token {
+		t.Fatalf("second refresh: %d %q", resp.StatusCode, next)
+	}
+	if got := f.idp.Calls("token") - calls; got != 2 {
+		t.Errorf("%d token calls in all, want 2", got)
+	}
+}
+
+// A provider that does not rotate: the old cookie still holds a valid
+// refresh token, and is brought up to date by the newer access token.
+func TestRefreshWithoutRotation(t *testing.T) {
+	f := tokenFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{KeepRefreshToken: true})
+	f.clock.Advance(11 * time.Minute)
+	calls := f.idp.Calls("token")
+	_, tok := f.getToken("")
+	req, _ := http.NewRequest("GET", f.app.URL+"/token", nil)
+	req.Header.Set("Cookie", stale)
+	resp, err := f.app.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || got != tok {
+		t.Errorf("old cookie: %d, same token %v", resp.StatusCode, got == tok)
+	}
+	if n := f.idp.Calls("token") - calls; n != 1 {
+		t.Errorf("%d token calls, want 1", n)
+	}
+}
+
+func TestRefreshFailures(t *testing.T) {
+	t.Run("invalid_grant ends the session", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, nil)
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+		f.clock.Advance(11 * time.Minute)
+		f.idp.Misbehave(oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest})
+		if status, kind := f.getToken(""); status != http.StatusUnauthorized || kind != ErrNotSignedIn.Error() {
+			t.Fatalf("token: %d %s", status, kind)
+		}
+		if f.cookie(f.auth.sessionCookie) != "" {
+			t.Error("session cookie kept")
+		}
+		wantStatus(t, f.get("/profile"), http.StatusSeeOther)
+		// A copy of the cookie sent later is refused too, without a call.
+		calls := f.idp.Calls("token")
+		req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
+		req.Header.Set("Cookie", stale)
+		resp, err := f.app.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		wantStatus(t, resp, http.StatusUnauthorized)
+		if f.idp.Calls("token") != calls {
+			t.Error("an ended session asked the provider again")
+		}
+	})
+	t.Run("no refresh token", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes = []string{"openid", "profile"} })
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		if status, _ := f.getToken(""); status != http.StatusOK {
+			t.Fatalf("token before expiry: %d", status)
+		}
+		f.clock.Advance(11 * time.Minute)
+		if status, kind := f.getToken(""); status != http.StatusUnauthorized || kind != ErrNoRefreshToken.Error() {
+			t.Errorf("token: %d %s", status, kind)
+		}
+		if !f.signedIn() {
+			t.Error("the session should stay")
+		}
+	})
+
+	// Each bad answer is refused, and the session stays as it was.
+	kept := []struct {
+		name   string
+		m      oidcauthtest.Misbehavior
+		status int
+		kind   error
+	}{
+		{"provider down", oidcauthtest.Misbehavior{TokenStatus: http.StatusServiceUnavailable}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"HTML answer", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: "<html>oops</html>", TokenContentType: "text/html"}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"no access_token", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: `{"token_type":"Bearer","expires_in":600}`}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"not Bearer", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: `{"access_token":"x","token_type":"DPoP"}`}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"ID token for another client", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["aud"] = "another-client" }}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"ID token badly signed", oidcauthtest.Misbehavior{CorruptSignature: true}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"at_hash wrong", oidcauthtest.Misbehavior{WrongAtHash: true}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"resource refused", oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest, TokenBody: `{"error":"invalid_target"}`}, http.StatusForbidden, ErrAccessDenied},
+	}
+	for _, tc := range kept {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tokenFlow(t, oidcauthtest.Options{}, nil)
+			wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+			before := f.cookie(f.auth.sessionCookie)
+			f.clock.Advance(11 * time.Minute)
+			f.idp.Misbehave(tc.m)
+			if status, kind := f.getToken(""); status != tc.status || kind != tc.kind.Error() {
+				t.Fatalf("token: %d %s, want %d %v", status, kind, tc.status, tc.kind)
+			}
+			if f.cookie(f.auth.sessionCookie) != before {
+				t.Error("the session cookie changed")
+			}
+			if !f.signedIn() {
+				t.Error("signed out")
+			}
+			// Once the provider behaves, the same session refreshes: the
+			// refused answer was not applied.
+			f.idp.Misbehave(oidcauthtest.Misbehavior{})
+			if tc.m.TokenStatus == 0 {
+				return // the provider rotated the refresh token it answered with
+			}
+			if status, _ := f.getToken(""); status != http.StatusOK {
+				t.Errorf("after recovery: %d", status)
+			}
+		})
+	}
+
+	t.Run("ID token for another subject ends the session", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, nil)
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		f.clock.Advance(11 * time.Minute)
+		f.idp.Misbehave(oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["sub"] = "someone-else" }})
+		if status, kind := f.getToken(""); status != http.StatusBadGateway || kind != ErrInvalidIDToken.Error() {
+			t.Fatalf("token: %d %s", status, kind)
+		}
+		if f.signedIn() {
+			t.Error("still signed in after the provider named another subject")
+		}
+	})
+}
+
+func TestOrganizationToken(t *testing.T) {
+	user := oidcauthtest.User{Subject: "u-org", Name: "Org Member", Extra: map[string]any{"organizations": []string{"org-1"}}}
+	f := tokenFlow(t, oidcauthtest.Options{User: user}, func(c *Config) {
+		c.Scopes = []string{"openid", "profile", "offline_access", OrganizationsScope}
+	})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if got := f.idp.LastAuthorizeRequest()["resource"]; !slices.Equal(got, []string{apiResource, organizationsResource}) {
+		t.Errorf("authorization request resource = %q", got)
+	}
+	status, tok := f.getToken("?org=org-1")
+	if status != http.StatusOK {
+		t.Fatalf("organization token: %d %s", status, tok)
+	}
+	if aud := jwtClaims(t, tok)["aud"]; aud != "urn:logto:organization:org-1" {
+		t.Errorf("aud = %v", aud)
+	}
+	if got := f.idp.LastTokenRequest().Get("organization_id"); got != "org-1" {
+		t.Errorf("organization_id = %q", got)
+	}
+	if status, kind := f.getToken("?org=org-2"); status != http.StatusForbidden || kind != ErrAccessDenied.Error() {
+		t.Errorf("foreign organization: %d %s", status, kind)
+	}
+	if !f.signedIn() {
+		t.Error("a refused organization signed the user out")
+	}
+	if _, again := f.getToken("?org=org-1"); again != tok {
+		t.Error("the organization token was not cached")
+	}
+
+	plain := tokenFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, plain.signIn("/sign-in"), http.StatusSeeOther)
+	if status, kind := plain.getToken("?org=org-1"); status != http.StatusInternalServerError || kind != ErrInternal.Error() {
+		t.Errorf("without the organizations scope: %d %s", status, kind)
+	}
+}
+
+func TestFetchUserInfoOnDemand(t *testing.T) {
+	user := oidcauthtest.User{Subject: "u-9", Name: "Nine", Email: "nine@example.com", EmailVerified: true}
+	f := tokenFlow(t, oidcauthtest.Options{User: user}, nil)
+	f.mux.Handle("/userinfo", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := f.auth.FetchUserInfo(w, r)
+		if err != nil {
+			w.WriteHeader(ErrorStatus(err))
+			io.WriteString(w, sentinelName(err))
+			return
+		}
+		io.WriteString(w, u.Subject+" "+u.Name+" "+u.Email)
+	})))
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	resp := f.get("/userinfo")
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || got != "u-9 Nine nine@example.com" {
+		t.Errorf("userinfo: %d %q", resp.StatusCode, got)
+	}
+	f.idp.Misbehave(oidcauthtest.Misbehavior{UserInfoSubject: "u-other"})
+	resp = f.get("/userinfo")
+	if got := body(t, resp); resp.StatusCode != http.StatusBadGateway || got != ErrUserInfo.Error() {
+		t.Errorf("another subject: %d %q", resp.StatusCode, got)
+	}
+	// After expiry, the token is refreshed first.
+	f.idp.Misbehave(oidcauthtest.Misbehavior{})
+	f.clock.Advance(11 * time.Minute)
+	calls := f.idp.Calls("token")
+	wantStatus(t, f.get("/userinfo"), http.StatusOK)
+	if f.idp.Calls("token") != calls+1 {
+		t.Error("an expired token was sent to userinfo")
+	}
+}
+
+func TestAccessTokenSignedOut(t *testing.T) {
+	a := testAuth(t, nil)
+	_, err := a.AccessToken(nopWriter{h: http.Header{}}, mustRequest(t, "GET", "https://app.example.com/"), "")
+	if !errors.Is(err, ErrNotSignedIn) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestResourcesValidated(t *testing.T) {
+	for _, res := range []string{"api", "https://api.example.com/#frag", "/relative"} {
+		cfg := validConfig()
+		cfg.Resources = []string{res}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Resources") {
+			t.Errorf("resource %q: err = %v", res, err)
+		}
+	}
+}
+
+func mustRequest(t testing.TB, method, target string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
