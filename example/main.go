@@ -16,6 +16,8 @@
 //	SESSION_SECRET_PREVIOUS  the secret before the last rotation (optional)
 //	ADDR                listen address (default: BASE_URL's host and port, or :3000)
 //	OIDC_SCOPES         space-separated scopes (default openid profile email offline_access)
+//	OIDC_RESOURCES      space-separated API resources (Logto: API identifiers) to get
+//	                    access tokens for at /api/token (development mode: https://api.example.com)
 package main
 
 import (
@@ -104,6 +106,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	if scopes := strings.Fields(getenv("OIDC_SCOPES")); len(scopes) > 0 {
 		cfg.Scopes = scopes
 	}
+	cfg.Resources = strings.Fields(getenv("OIDC_RESOURCES"))
 	mux := http.NewServeMux()
 	a := &app{addr: addr, baseURL: baseURL}
 
@@ -121,6 +124,9 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 			cfg.ClientSecret = randomHex(16)
 		}
 		cfg.Issuer = baseURL + "/dev-idp"
+		if len(cfg.Resources) == 0 {
+			cfg.Resources = []string{"https://api.example.com"}
+		}
 		idp, err := oidcauthtest.New(cfg.Issuer, oidcauthtest.Options{
 			ClientID:               cfg.ClientID,
 			ClientSecret:           cfg.ClientSecret,
@@ -159,6 +165,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	auth.Mount(mux) // /sign-in, /callback, /sign-out
 	mux.Handle("GET /profile", auth.RequireAuth(http.HandlerFunc(profilePage)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
+	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources)))
 	mux.Handle("GET /{$}", auth.LoadUser(http.HandlerFunc(homePage)))
 	a.handler = securityHeaders(mux)
 	return a, nil

@@ -164,6 +164,38 @@ func TestDevModeContract(t *testing.T) {
 	b.want(resp, http.StatusSeeOther)
 }
 
+// /api/token gets the sign-in's own access token and, by a refresh grant,
+// one for the configured API resource; never a token for anything else.
+func TestDevModeAPIToken(t *testing.T) {
+	b := startApp(t, map[string]string{})
+	json200 := http.Header{"Accept": {"application/json"}}
+	resp, _ := b.do("GET", "/api/token", nil, json200)
+	b.want(resp, http.StatusUnauthorized)
+	resp, _ = b.signIn("/sign-in", "approve")
+	b.want(resp, http.StatusSeeOther)
+
+	var got struct {
+		Resource string         `json:"resource"`
+		Format   string         `json:"format"`
+		Claims   map[string]any `json:"claims"`
+	}
+	resp, page := b.do("GET", "/api/token", nil, json200)
+	b.want(resp, http.StatusOK)
+	if err := json.Unmarshal([]byte(page), &got); err != nil || got.Format != "opaque" || got.Resource != "" {
+		t.Errorf("/api/token = %s (%v)", page, err)
+	}
+	resp, page = b.do("GET", "/api/token?resource=https%3A%2F%2Fapi.example.com", nil, json200)
+	b.want(resp, http.StatusOK)
+	if err := json.Unmarshal([]byte(page), &got); err != nil || got.Format != "jwt" || got.Claims["aud"] != "https://api.example.com" || got.Claims["sub"] != "dev-user-1" {
+		t.Errorf("/api/token?resource= = %s (%v)", page, err)
+	}
+	if strings.Contains(page, "eyJ") {
+		t.Errorf("the token itself is on the page: %s", page)
+	}
+	resp, _ = b.do("GET", "/api/token?resource=https%3A%2F%2Fother.example", nil, json200)
+	b.want(resp, http.StatusBadRequest)
+}
+
 // Cancelling at the provider ends on a clear error page and no session.
 func TestDevModeCancel(t *testing.T) {
 	b := startApp(t, map[string]string{})

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/oidcauth/oidcauth"
 )
@@ -19,7 +22,7 @@ nav a,nav button{margin-right:1rem}button{font:inherit;cursor:pointer}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 code{word-break:break-all}
 </style></head><body>
-<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/api/me">/api/me</a></nav>{{end}}
+<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/api/me">/api/me</a><a href="/api/token">/api/token</a></nav>{{end}}
 
 {{define "signout"}}<form method="post" action="/sign-out"><button type="submit" id="sign-out">Sign out</button></form>{{end}}
 
@@ -89,9 +92,45 @@ func apiMe(w http.ResponseWriter, r *http.Request) {
 	if err := user.Claims(&claims); err != nil {
 		claims = map[string]any{"sub": user.Subject}
 	}
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// apiToken shows what the app would send to an API: the access token for
+// ?resource= (one of OIDC_RESOURCES; none means the sign-in's own token),
+// refreshed when it expires. It answers the token's claims and expiry, not
+// the token itself, which belongs in an Authorization header, not a page.
+func apiToken(auth *oidcauth.Auth, resources []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resource := r.URL.Query().Get("resource")
+		if resource != "" && !slices.Contains(resources, resource) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown_resource"})
+			return
+		}
+		tok, err := auth.AccessToken(w, r, resource)
+		if err != nil {
+			// A fixed code per failure; the error itself goes nowhere near
+			// the response.
+			status := oidcauth.ErrorStatus(err)
+			writeJSON(w, status, map[string]string{"error": http.StatusText(status)})
+			return
+		}
+		out := map[string]any{"resource": resource, "token_type": "Bearer", "format": "opaque"}
+		if parts := strings.Split(tok, "."); len(parts) == 3 {
+			var claims map[string]any
+			if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil && json.Unmarshal(b, &claims) == nil {
+				out["format"] = "jwt"
+				out["claims"] = claims // unverified: for display only
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "private, no-store")
-	_ = json.NewEncoder(w).Encode(claims)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func render(w http.ResponseWriter, name string, data any) {
