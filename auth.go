@@ -21,6 +21,7 @@ type Auth struct {
 	callbackPath  string
 	touchEvery    int64 // seconds between rolling re-issues of the session
 	tokens        tokenTable
+	verified      *verifiedCache // cookies already opened; nil with a Store
 	// resourceParams are the RFC 8707 resource parameters of every
 	// authorization request, encoded once.
 	resourceParams string
@@ -50,6 +51,9 @@ func New(cfg Config) (*Auth, error) {
 		a.callbackPath = "/"
 	}
 	a.discovery = &discovery{cfg: &a.cfg}
+	if cfg.Store == nil {
+		a.verified = newVerifiedCache()
+	}
 	resources := slices.Clone(cfg.Resources)
 	if slices.Contains(cfg.Scopes, OrganizationsScope) && !slices.Contains(resources, organizationsResource) {
 		resources = append(resources, organizationsResource)

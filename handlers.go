@@ -430,6 +430,7 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	a.clearSession(w, r)
 	if s != nil {
 		a.tokens.drop(s.id)
+		a.verified.forget(s.id)
 	}
 	target := a.cfg.PostLogoutRedirectURL
 	if target == "" {

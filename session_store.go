@@ -308,6 +308,9 @@ func (a *Auth) readSession(r *http.Request) (*session, bool) {
 		_, chunk := cookieValue(r, chunkName(a.sessionCookie, 1))
 		return nil, head || chunk
 	}
+	if s := a.verified.get(v); s != nil {
+		return s, true
+	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	plain, err := a.codec.open(sc, a.sessionCookie, v)
@@ -315,6 +318,9 @@ func (a *Auth) readSession(r *http.Request) (*session, bool) {
 		return nil, true
 	}
 	s, err := unmarshalSession(string(plain), a.cfg.Issuer)
+	if err == nil {
+		a.verified.put(v, s) // only what authenticated and decoded
+	}
 	return s, true
 }
 
@@ -409,6 +415,9 @@ func (a *Auth) clearSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, ok := cookieValue(r, a.sessionCookie); ok {
 		a.cookies.clear(w, a.sessionCookie)
+	}
+	if v, ok := readSessionCookie(r, a.sessionCookie); ok {
+		a.verified.drop(v)
 	}
 	clearChunks(w, r, a.cookies, a.sessionCookie, 1)
 }
