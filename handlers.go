@@ -341,20 +341,16 @@ func (a *Auth) checkClaims(idt *oidc.IDToken, accessToken string) (json.RawMessa
 }
 
 func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2.Token) (*session, error) {
-	user, err := a.userFromClaims(idt.Subject, claims)
+	user, sid, err := a.claimsUser(idt.Subject, claims)
 	if err != nil {
 		return nil, err
 	}
-	var sid struct {
-		Sid string `json:"sid"`
-	}
-	_ = json.Unmarshal(claims, &sid) // the same JSON just decoded
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	now := a.cfg.Now().Unix()
 	s := &session{
 		id:           string(id[:]),
-		sid:          sid.Sid,
+		sid:          sid,
 		user:         user,
 		created:      now,
 		touched:      now,
@@ -371,9 +367,16 @@ func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, tok *oauth2
 // userFromClaims builds the user that a JSON object of claims (an ID
 // token's, userinfo's, or both merged) describes.
 func (a *Auth) userFromClaims(sub string, claims json.RawMessage) (User, error) {
+	u, _, err := a.claimsUser(sub, claims)
+	return u, err
+}
+
+// claimsUser is userFromClaims that also returns the sid claim, from the
+// one decode of the claims.
+func (a *Auth) claimsUser(sub string, claims json.RawMessage) (User, string, error) {
 	var c idClaims
 	if err := json.Unmarshal(claims, &c); err != nil {
-		return User{}, fail(ErrUserInfo, errors.New("claims have unexpected types"))
+		return User{}, "", fail(ErrUserInfo, errors.New("claims have unexpected types"))
 	}
 	u := User{
 		Subject:       sub,
@@ -388,7 +391,7 @@ func (a *Auth) userFromClaims(sub string, claims json.RawMessage) (User, error) 
 	if u.Username == "" {
 		u.Username = c.PreferredUsername
 	}
-	return u, nil
+	return u, c.Sid, nil
 }
 
 func truncate(s string, n int) string {
