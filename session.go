@@ -71,19 +71,20 @@ func (t token) compact() string {
 // exactly; otherwise the token is kept verbatim.
 func packToken(s string) token {
 	parts := strings.Split(s, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || strings.ContainsAny(s, "\r\n") {
 		return token{raw: s}
 	}
+	// Strict decoding accepts only the canonical encoding (zero trailing
+	// bits), and there are no line breaks for it to skip, so the segments
+	// re-encode to s exactly without encoding them to check.
+	enc := base64.RawURLEncoding.Strict()
 	var t token
 	for i, p := range parts {
-		b, err := base64.RawURLEncoding.DecodeString(p)
+		b, err := enc.DecodeString(p)
 		if err != nil {
 			return token{raw: s}
 		}
 		t.seg[i] = string(b)
-	}
-	if t.compact() != s {
-		return token{raw: s}
 	}
 	return t
 }

@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,8 @@ func TestPackToken(t *testing.T) {
 		{"two segments", "abc.def", false},
 		{"empty payload", "abc..def", false},
 		{"not base64", "a*c.def.ghi", false},
+		{"line break", jwt[:20] + "\n" + jwt[20:], false},
+		{"non-zero trailing bits", nonCanonical(t, jwt), false},
 		{"empty", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +85,20 @@ func TestPackToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nonCanonical sets a trailing bit of jwt's last character: the segment
+// still decodes leniently, to the same bytes, but is not the canonical
+// encoding.
+func nonCanonical(t *testing.T, jwt string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, jwt[len(jwt)-1])
+	out := jwt[:len(jwt)-1] + string(alphabet[last^1])
+	sig := out[strings.LastIndexByte(out, '.')+1:]
+	if _, err := base64.RawURLEncoding.DecodeString(sig); err != nil {
+		t.Fatalf("the changed signature does not decode leniently: %v", err)
+	}
+	return out
 }
 
 // Every truncation and a flipped format byte must fail cleanly.
