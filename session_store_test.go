@@ -346,3 +346,28 @@ func TestCookiesBoundToIssuerAndClient(t *testing.T) {
 		}
 	}
 }
+
+// The session's own Set-Cookie writer says exactly what http.SetCookie
+// says for the same cookie.
+func TestCookieSetMatchesNetHTTP(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		o := cookieOptions{secure: secure}
+		for _, tc := range []struct {
+			name, value string
+			maxAge      int
+		}{
+			{"__Host-oidcauth", "AQAAAAB-_xyz09", 604800},
+			{"oidcauth", "3.AQAAAAB-_xyz09", 1},
+			{"oidcauth.2", "AQAAAAB-_xyz09", -1},
+			{"oidcauth", "AQAAAAB-_xyz09", 0},
+		} {
+			want := httptest.NewRecorder()
+			http.SetCookie(want, o.cookie(tc.name, tc.value, tc.maxAge))
+			got := httptest.NewRecorder()
+			o.set(got, tc.name, tc.value, tc.maxAge)
+			if g, w := got.Header().Get("Set-Cookie"), want.Header().Get("Set-Cookie"); g != w {
+				t.Errorf("secure %v %+v:\n got %s\nwant %s", secure, tc, g, w)
+			}
+		}
+	}
+}
