@@ -257,15 +257,22 @@ func readSessionCookie(r *http.Request, name string) (string, bool) {
 	if err != nil || n < 2 || n > maxChunks {
 		return "", false
 	}
-	var b strings.Builder
-	b.Grow(n * maxCookieBytes)
-	b.WriteString(first)
+	var parts [maxChunks]string
+	parts[0] = first
+	size := len(first)
 	for i := 1; i < n; i++ {
 		part, ok := cookieValue(r, chunkName(name, i))
 		if !ok {
 			return "", false
 		}
-		b.WriteString(part)
+		parts[i] = part
+		size += len(part)
+	}
+	// One allocation of the joined size: the cache keeps this string.
+	var b strings.Builder
+	b.Grow(size)
+	for _, p := range parts[:n] {
+		b.WriteString(p)
 	}
 	return b.String(), true
 }
