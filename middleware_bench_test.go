@@ -2,8 +2,10 @@ package oidcauth
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +135,59 @@ func BenchmarkRequest(b *testing.B) {
 		cpu.report(b)
 		b.ReportMetric(float64(size), "cookie-B")
 	})
+}
+
+// sizedRequest is typicalRequest with the ID token's claims padded to
+// about kb KB of JSON, chunked into several cookies when large.
+func sizedRequest(tb testing.TB, kb int) (*Auth, *http.Request, int) {
+	a := testAuth(tb, nil)
+	s, _, _ := typicalSession(tb, time.Now())
+	claims := loadLogtoFixture(tb).IDTokenClaims
+	claims["custom_data"] = map[string]any{"notes": strings.Repeat("n", max(kb*1024-800, 0))}
+	s.idToken = packToken(signRS256(tb, claims))
+	s.user.claims = s.idToken.seg[1]
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		tb.Fatal(err)
+	}
+	r := sessionRequest("GET", "https://app.example.com/dashboard", rec)
+	return a, r, len(r.Header.Get("Cookie"))
+}
+
+// BenchmarkRequestSize is RequireAuth's cost as the session grows: 1 to 8
+// KB of claims, split into several cookies from about 3 KB on.
+//
+//	go test -run '^$' -bench BenchmarkRequestSize -count 10 . | benchstat -
+func BenchmarkRequestSize(b *testing.B) {
+	for _, kb := range []int{1, 2, 4, 8} {
+		for _, cached := range []bool{false, true} {
+			name := fmt.Sprintf("%dk/fresh", kb)
+			if cached {
+				name = fmt.Sprintf("%dk/cached", kb)
+			}
+			b.Run(name, func(b *testing.B) {
+				a, r, size := sizedRequest(b, kb)
+				if !cached {
+					a.verified = nil
+				}
+				h := a.RequireAuth(userHandler)
+				w := nopWriter{http.Header{}}
+				sinkUser = nil
+				h.ServeHTTP(w, r)
+				if sinkUser == nil {
+					b.Fatal("session not accepted")
+				}
+				b.ReportAllocs()
+				cpu := startCPU()
+				for b.Loop() {
+					delete(w.h, "Cache-Control")
+					h.ServeHTTP(w, r)
+				}
+				cpu.report(b)
+				b.ReportMetric(float64(size), "cookie-B")
+			})
+		}
+	}
 }
 
 // Allocation counts are deterministic, so the per-request budget is a test;
