@@ -90,14 +90,15 @@ func (a *Auth) Handler() http.Handler {
 }
 
 // Mount registers the sign-in handler at [Config.SignInPath], the callback
-// at RedirectURL's path and the sign-out handler at [Config.SignOutPath] on
-// mux.
+// at RedirectURL's path, the sign-out handler at [Config.SignOutPath] and
+// the back-channel logout handler at [Config.BackChannelLogoutPath] on mux.
 func (a *Auth) Mount(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
 	mux.Handle(a.callbackPath, a.CallbackHandler())
 	mux.Handle(a.cfg.SignOutPath, a.SignOutHandler())
+	mux.Handle(a.cfg.BackChannelLogoutPath, a.BackChannelLogoutHandler())
 }
 
 // IsAuthenticated reports whether r carries a valid, unexpired session.

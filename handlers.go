@@ -429,7 +429,10 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	s := a.session(nil, r)
 	a.clearSession(w, r)
 	if s != nil {
-		a.tokens.drop(s.id)
+		// A copy of the cookie, kept by anyone, is refused from now on.
+		if err := a.revoke(r.Context(), Revocation{SessionID: s.id}); err != nil {
+			a.cfg.Logger.Warn("oidcauth: recording the sign-out failed", "error", logSafe(err))
+		}
 	}
 	target := a.cfg.PostLogoutRedirectURL
 	if target == "" {
