@@ -200,7 +200,9 @@ type memoryRecord struct {
 }
 
 // NewMemoryBackend returns an empty in-memory backend.
-func NewMemoryBackend() *MemoryBackend { return &MemoryBackend{records: map[string]memoryRecord{}, now: time.Now} }
+func NewMemoryBackend() *MemoryBackend {
+	return &MemoryBackend{records: map[string]memoryRecord{}, now: time.Now}
+}
 
 // Load implements [ServerBackend].
 func (m *MemoryBackend) Load(_ context.Context, key string) ([]byte, bool, error) {
