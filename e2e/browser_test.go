@@ -312,8 +312,8 @@ func (p *page) fetchJSON(path string) (int, map[string]any) {
 	return a.Status, body
 }
 
-// providerRequest is what node-oidc-provider recorded of one authorization
-// or end-session request (provider.js, /debug/…): the parameters that are
+// providerRequest is what node-oidc-provider recorded of one authorization,
+// end-session or token request (provider.js, /debug/…): the parameters that are
 // not secret, and whether the others were there.
 type providerRequest struct {
 	ClientID              string `json:"client_id"`
@@ -331,10 +331,17 @@ type providerRequest struct {
 	HasNonce              bool   `json:"has_nonce"`
 	HasCodeChallenge      bool   `json:"has_code_challenge"`
 	HasIDTokenHint        bool   `json:"has_id_token_hint"`
+
+	// Token requests only.
+	GrantType       string `json:"grant_type"`
+	Status          int    `json:"status"` // the provider's answer
+	HasCode         bool   `json:"has_code"`
+	HasCodeVerifier bool   `json:"has_code_verifier"`
+	HasRefreshToken bool   `json:"has_refresh_token"`
 }
 
 // received answers the requests of one kind ("authorizations",
-// "end-sessions") the provider has had so far, oldest first.
+// "end-sessions", "tokens") the provider has had so far, oldest first.
 func received(t *testing.T, kind string) []providerRequest {
 	t.Helper()
 	res, err := http.Get(env.debugURL + "/" + kind)

@@ -17,9 +17,9 @@
 //   --ready-file      OP_READY_FILE      where to write the issuer once serving
 //
 // The issuer is http://127.0.0.1:PORT/oidc. Beside it, /debug/authorizations
-// and /debug/end-sessions answer the non-secret parameters of the
-// authorization and end-session requests received (newest last), so tests
-// can see what reached the provider.
+// /debug/end-sessions and /debug/tokens answer the non-secret parameters of
+// the authorization, end-session and token requests received (newest last),
+// so tests can see what reached the provider.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -89,21 +89,21 @@ function stripExternalFonts(html) {
   return html.replace(/@import url\(https?:[^)]*\);?/g, '');
 }
 
-const received = { authorizations: [], 'end-sessions': [] };
+const received = { authorizations: [], 'end-sessions': [], tokens: [] };
 const recordedParams = [
   'client_id', 'response_type', 'scope', 'prompt', 'redirect_uri', 'code_challenge_method',
   'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales',
-  'post_logout_redirect_uri',
+  'post_logout_redirect_uri', 'grant_type',
 ];
 
 // record keeps the non-secret parameters of a request to the provider,
 // and whether the secret-bearing ones were there.
-function record(kind, params) {
-  const seen = {};
+function record(kind, params, extra = {}) {
+  const seen = { ...extra };
   for (const name of recordedParams) {
     if (params[name] !== undefined) seen[name] = params[name];
   }
-  for (const name of ['state', 'nonce', 'code_challenge', 'id_token_hint']) {
+  for (const name of ['state', 'nonce', 'code_challenge', 'id_token_hint', 'code', 'code_verifier', 'refresh_token']) {
     seen[`has_${name}`] = Boolean(params[name]);
   }
   const list = received[kind];
@@ -173,8 +173,11 @@ function configuration() {
       revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
-        useGrantedResource: () => true,
+        // As Logto (with no default API): the code exchange gives an opaque
+        // token for userinfo; an API's JWT comes from a refresh_token grant
+        // naming the resource, which the sign-in must have asked for.
+        defaultResource: () => undefined,
+        useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resource) => {
           if (resource !== API_RESOURCE) {
             throw new errors.InvalidTarget();
@@ -211,6 +214,9 @@ server.listen(port, HOST, () => {
     if (ctx.method === 'GET' && ctx.path === '/auth') record('authorizations', ctx.query);
     if (ctx.method === 'GET' && ctx.path === '/session/end') record('end-sessions', ctx.query);
     await next();
+    if (ctx.method === 'POST' && ctx.path === '/token' && ctx.oidc?.params) {
+      record('tokens', ctx.oidc.params, { status: ctx.status });
+    }
     if (typeof ctx.body === 'string' && ctx.response.is('html')) {
       ctx.body = stripExternalFonts(ctx.body);
     }

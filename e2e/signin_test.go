@@ -15,6 +15,7 @@ import (
 func TestSignInLandsOnProtectedPage(t *testing.T) {
 	p := newPage(t)
 	seen := len(received(t, "authorizations"))
+	exchanged := len(received(t, "tokens"))
 
 	p.goTo("/profile")
 	p.atProviderLogin()
@@ -70,6 +71,12 @@ func TestSignInLandsOnProtectedPage(t *testing.T) {
 		t.Errorf("e-mail %q, want %q", got, "ada@example.com (verified)")
 	}
 	p.screenshot("signed-in-profile")
+
+	// The app redeemed the code once, with its PKCE verifier.
+	tokens := receivedSince(t, "tokens", exchanged)
+	if len(tokens) != 1 || tokens[0].GrantType != "authorization_code" || !tokens[0].HasCode || !tokens[0].HasCodeVerifier || tokens[0].Status != http.StatusOK {
+		t.Errorf("token requests = %+v, want one successful authorization_code grant with a code_verifier", tokens)
+	}
 
 	cookies = p.appCookies()
 	session, ok := cookies[appCookie]
