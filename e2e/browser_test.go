@@ -17,13 +17,17 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// setup is where the app and the provider run, as scripts/e2e.sh started them.
+// setup is where the apps and the providers run, as scripts/e2e.sh started
+// them: one example app signing in with node-oidc-provider, another with
+// the zitadel/oidc example provider.
 type setup struct {
-	appURL    string // the example app, e.g. http://127.0.0.1:40123
-	issuer    string // node-oidc-provider, e.g. http://127.0.0.1:40124/oidc
-	debugURL  string // the provider's record of what it received
-	chromium  string
-	artifacts string
+	appURL        string // the example app, e.g. http://127.0.0.1:40123
+	issuer        string // node-oidc-provider, e.g. http://127.0.0.1:40124/oidc
+	debugURL      string // node-oidc-provider's record of what it received
+	zitadelAppURL string // the example app signing in with zitadelop
+	zitadelIssuer string // zitadelop, e.g. http://127.0.0.1:40125
+	chromium      string
+	artifacts     string
 }
 
 var (
@@ -42,9 +46,12 @@ func runMain(m *testing.M) int {
 		debugURL:  strings.TrimSuffix(os.Getenv("E2E_PROVIDER_DEBUG"), "/"),
 		chromium:  os.Getenv("E2E_CHROMIUM"),
 		artifacts: os.Getenv("E2E_ARTIFACTS"),
+
+		zitadelAppURL: strings.TrimSuffix(os.Getenv("E2E_ZITADEL_APP_URL"), "/"),
+		zitadelIssuer: os.Getenv("E2E_ZITADEL_ISSUER"),
 	}
-	if env.appURL == "" || env.issuer == "" || env.debugURL == "" {
-		fmt.Fprintln(os.Stderr, "e2e: E2E_APP_URL, E2E_ISSUER and E2E_PROVIDER_DEBUG are not set; run ./scripts/e2e.sh, which starts the provider and the app for these tests")
+	if env.appURL == "" || env.issuer == "" || env.debugURL == "" || env.zitadelAppURL == "" || env.zitadelIssuer == "" {
+		fmt.Fprintln(os.Stderr, "e2e: E2E_APP_URL, E2E_ISSUER, E2E_PROVIDER_DEBUG, E2E_ZITADEL_APP_URL and E2E_ZITADEL_ISSUER are not all set; run ./scripts/e2e.sh, which starts the providers and the apps for these tests")
 		return 2
 	}
 	if env.chromium == "" {
@@ -114,6 +121,7 @@ func browserOptions(profile string) []chromedp.ExecAllocatorOption {
 type page struct {
 	t   *testing.T
 	ctx context.Context
+	app string // the example app this tab works with
 
 	mu        sync.Mutex
 	documents []document // every page the tab loaded, in order
@@ -126,21 +134,28 @@ type document struct {
 	status int64
 }
 
-// newPage opens a tab in a browser context of its own: an empty cookie jar.
+// newPage opens a tab in a browser context of its own (an empty cookie
+// jar) for the app signing in with node-oidc-provider.
 func newPage(t *testing.T) *page {
 	t.Helper()
-	return openPage(t, browser, chromedp.WithNewBrowserContext())
+	return openPage(t, env.appURL, browser, chromedp.WithNewBrowserContext())
+}
+
+// newZitadelPage is newPage for the app signing in with zitadelop.
+func newZitadelPage(t *testing.T) *page {
+	t.Helper()
+	return openPage(t, env.zitadelAppURL, browser, chromedp.WithNewBrowserContext())
 }
 
 // anotherTab opens a second tab sharing p's browser context (and cookies).
 func (p *page) anotherTab() *page {
 	p.t.Helper()
-	return openPage(p.t, p.ctx)
+	return openPage(p.t, p.app, p.ctx)
 }
 
-func openPage(t *testing.T, parent context.Context, opts ...chromedp.ContextOption) *page {
+func openPage(t *testing.T, app string, parent context.Context, opts ...chromedp.ContextOption) *page {
 	t.Helper()
-	p := &page{t: t}
+	p := &page{t: t, app: app}
 	ctx, cancel := chromedp.NewContext(parent, append(opts, chromedp.WithListener(p.observe))...)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	p.ctx = ctx
@@ -190,7 +205,7 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 
 func (p *page) goTo(path string) {
 	p.t.Helper()
-	p.do("opening "+path, chromedp.Navigate(env.appURL+path))
+	p.do("opening "+path, chromedp.Navigate(p.app+path))
 }
 
 // waitFor waits until the element is visible: the page it belongs to has
@@ -248,7 +263,7 @@ func (p *page) lastDocument() document {
 // provider's cookies (same host, another port) are left out by name.
 func (p *page) appCookies() map[string]*network.Cookie {
 	p.t.Helper()
-	res, err := chromedp.Call(p.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{env.appURL + "/"}})
+	res, err := chromedp.Call(p.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{p.app + "/"}})
 	if err != nil {
 		p.t.Fatalf("reading cookies: %v", err)
 	}

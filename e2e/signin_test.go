@@ -54,22 +54,10 @@ func TestSignInLandsOnProtectedPage(t *testing.T) {
 	}
 	p.click(providerSubmit)
 
-	p.waitFor("#user-name")
-	if loc := p.location(); loc != env.appURL+"/profile" {
-		t.Errorf("signed in at %s, want %s (the page asked for, on a clean URL)", loc, env.appURL+"/profile")
-	}
-	if doc := p.lastDocument(); doc.status != http.StatusOK {
-		t.Errorf("the profile page answered %d, want 200", doc.status)
-	}
-	if got := p.text("#user-name"); got != "Ada Lovelace" {
-		t.Errorf("signed in as %q, want %q", got, "Ada Lovelace")
-	}
-	if got := p.text("#user-sub"); got != "ada" {
-		t.Errorf("subject %q, want %q", got, "ada")
-	}
-	if got := p.text("#user-email"); got != "ada@example.com (verified)" {
-		t.Errorf("e-mail %q, want %q", got, "ada@example.com (verified)")
-	}
+	p.landedSignedIn(signedIn{
+		name: "Ada Lovelace", sub: "ada", email: "ada@example.com (verified)", issuer: env.issuer,
+		claims: map[string]any{"username": "ada", "email": "ada@example.com", "email_verified": true},
+	})
 	p.screenshot("signed-in-profile")
 
 	// The app redeemed the code once, with its PKCE verifier.
@@ -77,8 +65,33 @@ func TestSignInLandsOnProtectedPage(t *testing.T) {
 	if len(tokens) != 1 || tokens[0].GrantType != "authorization_code" || !tokens[0].HasCode || !tokens[0].HasCodeVerifier || tokens[0].Status != http.StatusOK {
 		t.Errorf("token requests = %+v, want one successful authorization_code grant with a code_verifier", tokens)
 	}
+}
 
-	cookies = p.appCookies()
+// signedIn is who a page should show after signing in.
+type signedIn struct {
+	name, sub, email, issuer string
+	claims                   map[string]any // more claims /api/me must answer
+}
+
+// landedSignedIn asserts the tab is back on the app's /profile, on a clean
+// URL, signed in as want: the page, the cookies, and /api/me.
+func (p *page) landedSignedIn(want signedIn) {
+	t := p.t
+	t.Helper()
+	p.waitFor("#user-name")
+	if loc := p.location(); loc != p.app+"/profile" {
+		t.Errorf("signed in at %s, want %s (the page asked for, on a clean URL)", loc, p.app+"/profile")
+	}
+	if doc := p.lastDocument(); doc.status != http.StatusOK {
+		t.Errorf("the profile page answered %d, want 200", doc.status)
+	}
+	for css, v := range map[string]string{"#user-name": want.name, "#user-sub": want.sub, "#user-email": want.email} {
+		if got := p.text(css); got != v {
+			t.Errorf("profile %s shows %q, want %q", css, got, v)
+		}
+	}
+
+	cookies := p.appCookies()
 	session, ok := cookies[appCookie]
 	if !ok {
 		t.Fatalf("no session cookie %q after signing in; cookies: %v", appCookie, cookieNames(cookies))
@@ -94,11 +107,35 @@ func TestSignInLandsOnProtectedPage(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("/api/me answered %d signed in, want 200", status)
 	}
-	want := map[string]any{"sub": "ada", "name": "Ada Lovelace", "email": "ada@example.com", "email_verified": true, "username": "ada", "iss": env.issuer}
-	for k, v := range want {
+	wantClaims := map[string]any{"sub": want.sub, "name": want.name, "iss": want.issuer}
+	for k, v := range want.claims {
+		wantClaims[k] = v
+	}
+	for k, v := range wantClaims {
 		if claims[k] != v {
 			t.Errorf("/api/me claim %q = %v, want %v", k, claims[k], v)
 		}
+	}
+}
+
+// signedOut asserts the tab shows the app's home page signed out, with no
+// cookie of the app left and /api/me refusing.
+func (p *page) signedOut() {
+	t := p.t
+	t.Helper()
+	p.waitFor("#greeting")
+	if loc := p.location(); loc != p.app+"/" {
+		t.Errorf("after signing out the browser is at %s, want %s/", loc, p.app)
+	}
+	if got := p.text("#greeting"); got != "You are not signed in." {
+		t.Errorf("home page says %q after signing out", got)
+	}
+	if cookies := p.appCookies(); len(cookies) != 0 {
+		t.Errorf("app cookies left after signing out: %v", cookieNames(cookies))
+	}
+	status, body := p.fetchJSON("/api/me")
+	if status != http.StatusUnauthorized || body["error"] == nil {
+		t.Errorf("/api/me after signing out answered %d %v, want 401 with an error", status, body)
 	}
 }
 
@@ -128,20 +165,7 @@ func TestSignOutThroughProviderConfirmation(t *testing.T) {
 	}
 
 	p.click(providerLogoutYes)
-	p.waitFor("#greeting")
-	if loc := p.location(); loc != env.appURL+"/" {
-		t.Errorf("after signing out the browser is at %s, want %s/", loc, env.appURL)
-	}
-	if got := p.text("#greeting"); got != "You are not signed in." {
-		t.Errorf("home page says %q after signing out", got)
-	}
-	if cookies := p.appCookies(); len(cookies) != 0 {
-		t.Errorf("app cookies left after signing out: %v", cookieNames(cookies))
-	}
-	status, body := p.fetchJSON("/api/me")
-	if status != http.StatusUnauthorized || body["error"] == nil {
-		t.Errorf("/api/me after signing out answered %d %v, want 401 with an error", status, body)
-	}
+	p.signedOut()
 
 	// The provider's session ended too: signing in again asks for a login,
 	// not only for consent.

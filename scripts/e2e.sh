@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Browser tests against a real OpenID Provider: headless Chromium (Debian's
+# Browser tests against real OpenID Providers: headless Chromium (Debian's
 # package) signs in to the example app through node-oidc-provider, the
-# engine inside Logto, configured as Logto configures it (e2e/provider.js).
+# engine inside Logto, configured as Logto configures it (e2e/provider.js),
+# and, as a second, independent provider, through the example provider of
+# github.com/zitadel/oidc/v3 (e2e/zitadelop).
 #
 # Installs what is missing (chromium with apt-get, the provider's npm
-# packages with npm ci), starts the provider and the example app on free
-# loopback ports, runs the Go tests of the e2e/ module, and stops everything
-# it started, also on failure. Screenshots and logs go to artifacts/e2e/.
+# packages with npm ci), starts each provider with its own instance of the
+# example app on free loopback ports, runs the Go tests of the e2e/ module,
+# and stops everything it started, also on failure. Screenshots and logs go
+# to artifacts/e2e/.
 #
 # Environment (all optional): E2E_CHROMIUM (default /usr/bin/chromium),
 # E2E_ARTIFACTS (default artifacts/e2e), E2E_ACCESS_TOKEN_TTL (seconds,
@@ -84,37 +87,52 @@ wait_for() {
 mkdir -p "$artifacts"
 rm -f "$artifacts"/*.png "$artifacts"/*.log
 
-echo "== e2e: build the example app"
+echo "== e2e: build the example app and zitadelop"
 go build -o "$work/example" ./example
+(cd e2e && go build -o "$work/zitadelop" ./zitadelop)
 
-echo "== e2e: start the provider and the app"
-app_url="http://127.0.0.1:$(free_port)"
+# start_app NAME ISSUER APP_URL: the example app as a user runs it, signing
+# in with the provider at ISSUER.
+start_app() {
+	OIDC_ISSUER=$2 OIDC_CLIENT_ID=$client_id OIDC_CLIENT_SECRET=$client_secret \
+		BASE_URL=$3 ADDR=${3#http://} SESSION_SECRET=$(random_hex 32) \
+		"$work/example" >"$artifacts/$1.log" 2>&1 &
+	pids+=($!)
+	wait_for "$1" "${pids[-1]}" curl -fsS "$3/"
+}
+
+echo "== e2e: start the providers and the apps"
 client_id=oidcauth-e2e
-client_secret=$(random_hex 24)
 # Secrets travel in the environment, never on a command line (ps shows those).
-OP_APP_URL=$app_url OP_CLIENT_ID=$client_id OP_CLIENT_SECRET=$client_secret \
-	OP_ACCESS_TOKEN_TTL=${E2E_ACCESS_TOKEN_TTL:-3600} OP_READY_FILE="$work/issuer" \
+client_secret=$(random_hex 24)
+export OP_CLIENT_ID=$client_id OP_CLIENT_SECRET=$client_secret
+
+app_url="http://127.0.0.1:$(free_port)"
+OP_APP_URL=$app_url OP_ACCESS_TOKEN_TTL=${E2E_ACCESS_TOKEN_TTL:-3600} OP_READY_FILE="$work/issuer" \
 	node e2e/provider.js >"$artifacts/provider.log" 2>&1 &
 pids+=($!)
 wait_for provider "${pids[-1]}" test -s "$work/issuer"
 issuer=$(cat "$work/issuer")
-provider_origin=${issuer%/oidc}
+start_app app "$issuer" "$app_url"
 
-OIDC_ISSUER=$issuer OIDC_CLIENT_ID=$client_id OIDC_CLIENT_SECRET=$client_secret \
-	BASE_URL=$app_url ADDR=${app_url#http://} SESSION_SECRET=$(random_hex 32) \
-	"$work/example" >"$artifacts/app.log" 2>&1 &
+zitadel_app_url="http://127.0.0.1:$(free_port)"
+OP_APP_URL=$zitadel_app_url "$work/zitadelop" -ready-file "$work/zitadel-issuer" >"$artifacts/zitadelop.log" 2>&1 &
 pids+=($!)
-wait_for app "${pids[-1]}" curl -fsS "$app_url/"
-echo "provider $issuer, app $app_url (ready after $(($(date +%s) - started)) s)"
+wait_for zitadelop "${pids[-1]}" test -s "$work/zitadel-issuer"
+zitadel_issuer=$(cat "$work/zitadel-issuer")
+start_app zitadel-app "$zitadel_issuer" "$zitadel_app_url"
+unset OP_CLIENT_ID OP_CLIENT_SECRET
+echo "node-oidc-provider $issuer with app $app_url; zitadelop $zitadel_issuer with app $zitadel_app_url (ready after $(($(date +%s) - started)) s)"
 
 echo "== e2e: go vet and go test (e2e module)"
 cd e2e
 go vet ./...
 # shellcheck disable=SC2086 # E2E_GO_TEST_FLAGS is a list of flags
-E2E_APP_URL=$app_url E2E_ISSUER=$issuer E2E_PROVIDER_DEBUG=$provider_origin/debug \
+E2E_APP_URL=$app_url E2E_ISSUER=$issuer E2E_PROVIDER_DEBUG=${issuer%/oidc}/debug \
+	E2E_ZITADEL_APP_URL=$zitadel_app_url E2E_ZITADEL_ISSUER=$zitadel_issuer \
 	E2E_CHROMIUM=$chromium E2E_ARTIFACTS=$artifacts \
 	go test -count=1 ${E2E_GO_TEST_FLAGS:-} ./... || {
-	echo "e2e: failed; the provider's and the app's logs are in $artifacts" >&2
+	echo "e2e: failed; the providers' and the apps' logs are in $artifacts" >&2
 	exit 1
 }
 echo "e2e: passed in $(($(date +%s) - started)) s; screenshots in $artifacts"

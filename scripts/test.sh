@@ -22,5 +22,5 @@ echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
 
-echo "== browser end-to-end against node-oidc-provider (scripts/e2e.sh)"
+echo "== browser end-to-end against real providers (scripts/e2e.sh)"
 ./scripts/e2e.sh
