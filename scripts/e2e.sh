@@ -47,6 +47,7 @@ pids=()
 cleanup() {
 	local status=$?
 	for pid in "${pids[@]}"; do
+		pkill -TERM -P "$pid" 2>/dev/null || true # go test's test binary
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in "${pids[@]}"; do
@@ -131,8 +132,12 @@ go vet ./...
 E2E_APP_URL=$app_url E2E_ISSUER=$issuer E2E_PROVIDER_DEBUG=${issuer%/oidc}/debug \
 	E2E_ZITADEL_APP_URL=$zitadel_app_url E2E_ZITADEL_ISSUER=$zitadel_issuer \
 	E2E_CHROMIUM=$chromium E2E_ARTIFACTS=$artifacts \
-	go test -count=1 ${E2E_GO_TEST_FLAGS:-} ./... || {
+	go test -count=1 ${E2E_GO_TEST_FLAGS:-} ./... &
+# In the background, so that a signal to this script stops the tests at
+# once (the test binary's Chromium dies with it) instead of after them.
+pids=("$!" "${pids[@]}")
+if ! wait "${pids[0]}"; then
 	echo "e2e: failed; the providers' and the apps' logs are in $artifacts" >&2
 	exit 1
-}
+fi
 echo "e2e: passed in $(($(date +%s) - started)) s; screenshots in $artifacts"
