@@ -77,9 +77,10 @@ func (a *Auth) Discover(ctx context.Context) error {
 	return err
 }
 
-// Handler returns the three routes on one handler, for routers that take an
-// http.Handler: [Config.SignInPath], RedirectURL's path and
-// [Config.SignOutPath]; anything else is 404. It matches the full request
+// Handler returns every route on one handler, for routers that take an
+// http.Handler: [Config.SignInPath], RedirectURL's path,
+// [Config.SignOutPath] and [Config.BackChannelLogoutPath]; anything else
+// is 404. It matches the full request
 // path, so mount it where paths arrive unchanged (not behind
 // http.StripPrefix); to serve under a prefix, put the prefix in those three
 // settings.
