@@ -80,10 +80,9 @@ func (a *Auth) Discover(ctx context.Context) error {
 // Handler returns every route on one handler, for routers that take an
 // http.Handler: [Config.SignInPath], RedirectURL's path,
 // [Config.SignOutPath] and [Config.BackChannelLogoutPath]; anything else
-// is 404. It matches the full request
-// path, so mount it where paths arrive unchanged (not behind
-// http.StripPrefix); to serve under a prefix, put the prefix in those three
-// settings.
+// is 404. It matches the full request path, so mount it where paths
+// arrive unchanged (not behind http.StripPrefix); to serve under a prefix,
+// put the prefix in those settings.
 func (a *Auth) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a.Mount(mux)
