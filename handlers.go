@@ -132,7 +132,7 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.cfg.Logger.Info("oidcauth: sign-in started")
+	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
 	http.Redirect(w, r, m.oauth2.AuthCodeURL(t.state, params...), http.StatusSeeOther)
 }
 
@@ -159,7 +159,7 @@ func (a *Auth) CallbackHandler() http.Handler {
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
-		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	})
@@ -422,7 +422,7 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s != nil {
-		a.cfg.Logger.Info("oidcauth: signed out", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: signed out", "event", "sign_out", "user", &s.user)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
