@@ -21,3 +21,4 @@ go test -race -count=1 ./...
 echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
+./scripts/examples.sh
