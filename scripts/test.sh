@@ -22,3 +22,4 @@ echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
 ./scripts/examples.sh
+./scripts/lint.sh
