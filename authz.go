@@ -20,7 +20,11 @@ import (
 //
 // The Requirements this package returns read one claim from the session the
 // middleware already decrypted; they make no network call. They may also be
-// called inside a handler that RequireAuth or LoadUser guards.
+// called inside a handler that RequireAuth or LoadUser guards. Claim names
+// are matched as encoding/json matches struct fields: exactly, or else
+// case-insensitively. Every claim comes from the provider (its signed ID
+// token, its userinfo, or the access token it issued), so only the
+// provider chooses them.
 type Requirement func(r *http.Request, u *User) bool
 
 // Require returns middleware that lets a request through only when it is

@@ -68,6 +68,7 @@ func authzFlow(t *testing.T, resource bool, mutate func(*Config)) *flow {
 		mux.Handle(path, a.Require(reqs...)(protected))
 	}
 	mux.Handle("/api/admin", a.RequireAuthAPI(a.Require(AnyRole("admin"))(protected)))
+	mux.Handle("/loaded/editor", a.LoadUser(a.Require(AnyRole("editor"))(protected)))
 	mux.Handle("/", f.app.Config.Handler)
 	f.app.Config.Handler = mux
 	return f
@@ -146,9 +147,15 @@ func TestRequireSignedOut(t *testing.T) {
 		t.Fatal("no WWW-Authenticate on 401")
 	}
 	wantStatus(t, f.get("/api/admin"), http.StatusUnauthorized)
+	resp = f.get("/loaded/editor") // behind LoadUser, an anonymous request is still challenged
+	wantStatus(t, resp, http.StatusSeeOther)
+	if got := resp.Header.Get("Location"); got != "/sign-in?returnTo=%2Floaded%2Feditor" {
+		t.Fatalf("Location %q", got)
+	}
 
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	wantStatus(t, f.get("/api/admin"), http.StatusForbidden)
+	wantStatus(t, f.get("/loaded/editor"), http.StatusOK)
 }
 
 // An opaque access token (no API resource at sign-in) grants no scope; the
