@@ -1,6 +1,8 @@
 package oidcauth_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,7 +82,7 @@ func ExampleConfigFromEnv() {
 func ExampleUserFromContext() {
 	ada := oidcauthtest.User{Subject: "u-1", Name: "Ada", Email: "ada@example.com", EmailVerified: true,
 		Extra: map[string]any{"roles": []string{"editor"}}}
-	browser, appURL, stop := startExample(ada, func(auth *oidcauth.Auth, mux *http.ServeMux) {
+	browser, appURL, stop := startExample(ada, nil, func(auth *oidcauth.Auth, mux *http.ServeMux) {
 		mux.Handle("GET /me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			user, _ := oidcauth.UserFromContext(r.Context())
 			var claims struct {
@@ -111,7 +113,7 @@ func ExampleAuth_Require() {
 		"organizations":      []string{"org-7"},
 		"organization_roles": []string{"org-7:billing"},
 	}}
-	browser, appURL, stop := startExample(ada, func(auth *oidcauth.Auth, mux *http.ServeMux) {
+	browser, appURL, stop := startExample(ada, nil, func(auth *oidcauth.Auth, mux *http.ServeMux) {
 		hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 		mux.Handle("GET /admin", auth.Require(oidcauth.AnyRole("admin"))(hello))
 		mux.Handle("GET /edit", auth.Require(oidcauth.AnyRole("admin", "editor"))(hello))
@@ -136,11 +138,74 @@ func ExampleAuth_Require() {
 	// /orgs/org-9/invoices 403
 }
 
+// OnSignIn maps the provider's user to a local account, or denies the
+// sign-in: the callback then answers 403 and no session is created.
+func ExampleConfig_onSignIn() {
+	accounts := map[string]string{"u-1": "Ada (account 1001)"} // your user table
+	configure := func(cfg *oidcauth.Config) {
+		cfg.OnSignIn = func(ctx context.Context, u *oidcauth.User) error {
+			name, ok := accounts[u.Subject]
+			if !ok {
+				return errors.New("no local account") // never shown to the user
+			}
+			u.Name = name
+			return nil
+		}
+	}
+	routes := func(auth *oidcauth.Auth, mux *http.ServeMux) {
+		mux.Handle("GET /me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			user, _ := oidcauth.UserFromContext(r.Context())
+			fmt.Fprint(w, user.Name)
+		})))
+	}
+	for _, u := range []oidcauthtest.User{{Subject: "u-1", Name: "Ada"}, {Subject: "u-2", Name: "Eve"}} {
+		browser, appURL, stop := startExample(u, configure, routes)
+		resp, err := browser.Get(appURL + "/sign-in?returnTo=/me")
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		stop()
+		if resp.StatusCode != http.StatusOK {
+			body = []byte(http.StatusText(resp.StatusCode))
+		}
+		fmt.Println(u.Subject, resp.StatusCode, string(body))
+	}
+	// Output:
+	// u-1 200 Ada (account 1001)
+	// u-2 403 Forbidden
+}
+
+// ErrorHandler replaces the default error page; ErrorStatus and
+// ErrorReason classify the error without showing its text.
+func ExampleConfig_errorHandler() {
+	auth, err := oidcauth.New(oidcauth.Config{
+		Issuer:      "https://a1b2c3.logto.app/oidc",
+		ClientID:    "x7y2kq9wm3z5v8t1l0p4",
+		RedirectURL: "http://localhost:3000/callback",
+		SessionKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		Logger:      slog.New(slog.DiscardHandler),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(oidcauth.ErrorStatus(err))
+			fmt.Fprintf(w, "<main><h1>Sorry</h1><p>Code: %s</p></main>", oidcauth.ErrorReason(err))
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	rec := httptest.NewRecorder()
+	auth.CallbackHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/callback?code=abc&state=forged", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 400 <main><h1>Sorry</h1><p>Code: invalid_state</p></main>
+}
+
 // startExample runs an in-process provider that signs in user and an app
 // whose routes are registered by routes, both on loopback, and returns a
 // browser-like client (a cookie jar, redirects followed), the app's URL and
 // a function that stops both.
-func startExample(user oidcauthtest.User, routes func(*oidcauth.Auth, *http.ServeMux)) (*http.Client, string, func()) {
+func startExample(user oidcauthtest.User, configure func(*oidcauth.Config), routes func(*oidcauth.Auth, *http.ServeMux)) (*http.Client, string, func()) {
 	idpMux := http.NewServeMux()
 	idpSrv := httptest.NewServer(idpMux)
 	idp, err := oidcauthtest.New(idpSrv.URL+"/oidc", oidcauthtest.Options{ClientSecret: "example-secret", User: user})
@@ -150,14 +215,18 @@ func startExample(user oidcauthtest.User, routes func(*oidcauth.Auth, *http.Serv
 	idpMux.Handle("/oidc/", idp)
 
 	app := httptest.NewUnstartedServer(nil)
-	auth, err := oidcauth.New(oidcauth.Config{
+	cfg := oidcauth.Config{
 		Issuer:       idp.Issuer(),
 		ClientID:     oidcauthtest.DefaultClientID,
 		ClientSecret: "example-secret",
 		RedirectURL:  "http://" + app.Listener.Addr().String() + "/callback",
 		SessionKeys:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
 		Logger:       slog.New(slog.DiscardHandler),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	auth, err := oidcauth.New(cfg)
 	if err != nil {
 		panic(err)
 	}
