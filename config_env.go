@@ -84,8 +84,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			bad("%s is the discovery document's URL; set it to the issuer, %s", EnvIssuer, strings.TrimSuffix(iss, "/.well-known/openid-configuration"))
 		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
 			bad("%s must use https (plain http is accepted for localhost only)", EnvIssuer)
-		case strings.HasSuffix(u.Hostname(), ".logto.app") && strings.TrimSuffix(u.Path, "/") != "/oidc":
-			bad("%s for Logto ends in /oidc: set it to https://%s/oidc", EnvIssuer, u.Host)
+		case strings.HasSuffix(u.Hostname(), ".logto.app") && u.Path != "/oidc":
+			// Logto's discovery document names the issuer without a
+			// trailing slash, and the issuer must match it exactly.
+			bad("%s for Logto ends in /oidc, with no trailing slash: set it to https://%s/oidc", EnvIssuer, u.Host)
 		}
 	}
 	if cfg.ClientID == "" {

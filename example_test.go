@@ -71,7 +71,7 @@ func ExampleConfigFromEnv() {
 	_, err := oidcauth.ConfigFromEnv(func(k string) string { return env[k] })
 	fmt.Println(err)
 	// Output:
-	// oidcauth: OIDC_ISSUER for Logto ends in /oidc: set it to https://a1b2c3.logto.app/oidc
+	// oidcauth: OIDC_ISSUER for Logto ends in /oidc, with no trailing slash: set it to https://a1b2c3.logto.app/oidc
 	// oidcauth: BASE_URL "localhost:3000" is not an absolute URL such as http://localhost:3000 or https://app.example.com
 	// oidcauth: SESSION_SECRET is 9 bytes long; it needs at least 32 (e.g. the output of `openssl rand -hex 32`)
 }
