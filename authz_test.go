@@ -1,9 +1,11 @@
 package oidcauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -276,4 +278,47 @@ func BenchmarkRequire(b *testing.B) {
 			}
 		})
 	}
+}
+
+// Scope reads RFC 9068's space-separated "scope" and the "scp" claim some
+// providers issue instead, as an array or a string.
+func TestScopeClaimForms(t *testing.T) {
+	cases := []struct {
+		name   string
+		claims map[string]any
+		want   []string
+		expect bool
+	}{
+		{"scope string", map[string]any{"scope": "read:orders write:orders"}, []string{"write:orders", "read:orders"}, true},
+		{"scope string missing one", map[string]any{"scope": "read:orders"}, []string{"read:orders", "write:orders"}, false},
+		{"scope prefix is not a scope", map[string]any{"scope": "read:orders-all"}, []string{"read:orders"}, false},
+		{"scp array", map[string]any{"scp": []string{"orders.read", "orders.write"}}, []string{"orders.write"}, true},
+		{"scp string", map[string]any{"scp": "orders.read orders.write"}, []string{"orders.read", "orders.write"}, true},
+		{"scope and scp together", map[string]any{"scope": "a", "scp": []string{"b"}}, []string{"a", "b"}, true},
+		{"no scope claim", map[string]any{"sub": "u"}, []string{"a"}, false},
+		{"scope of another type", map[string]any{"scope": 7}, []string{"7"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &session{accessToken: packToken(signRS256(t, c.claims))}
+			r := httptest.NewRequest("GET", "/", nil)
+			r = r.WithContext(context.WithValue(r.Context(), sessionContextKey, s))
+			if got := Scope(c.want...)(r, &s.user); got != c.expect {
+				t.Fatalf("got %v, want %v", got, c.expect)
+			}
+		})
+	}
+	t.Run("opaque access token", func(t *testing.T) {
+		s := &session{accessToken: packToken("opaque-read:orders")}
+		r := httptest.NewRequest("GET", "/", nil)
+		r = r.WithContext(context.WithValue(r.Context(), sessionContextKey, s))
+		if Scope("read:orders")(r, &s.user) {
+			t.Fatal("an opaque token granted a scope")
+		}
+	})
+	t.Run("no session in the context", func(t *testing.T) {
+		if Scope()(httptest.NewRequest("GET", "/", nil), &User{}) {
+			t.Fatal("met without a session")
+		}
+	})
 }
