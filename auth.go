@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -115,12 +116,26 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, event string, err er
 	if status >= 500 {
 		level = a.cfg.Logger.Error
 	}
-	level("oidcauth: "+event+" failed", "status", status, "error", logSafe(err))
+	level("oidcauth: "+event+" failed", "event", failedEvent(event), "reason", ErrorReason(err), "status", status, "error", logSafe(err))
+	a.render(w, r, err)
+}
+
+// render answers err with the configured error handler or the default page.
+func (a *Auth) render(w http.ResponseWriter, r *http.Request, err error) {
 	if a.cfg.ErrorHandler != nil {
 		a.cfg.ErrorHandler(w, r, err)
 		return
 	}
 	writeError(w, r, err)
+}
+
+// failedEvent is the stable "event" log attribute of a failure: a failed
+// callback is a failed sign-in.
+func failedEvent(event string) string {
+	if strings.HasPrefix(event, "sign-in") {
+		return "sign_in_failed"
+	}
+	return "sign_out_failed"
 }
 
 // logSafe is the text of err for a log line. Our errors never carry a token,

@@ -66,7 +66,7 @@ func (a *Auth) BackChannelLogoutHandler() http.Handler {
 			case errors.Is(err, ErrInternal):
 				status, code = http.StatusInternalServerError, "server_error"
 			}
-			a.cfg.Logger.Warn("oidcauth: back-channel logout failed", "status", status, "error", logSafe(err))
+			a.cfg.Logger.Warn("oidcauth: back-channel logout failed", "event", "back_channel_logout_failed", "status", status, "error", logSafe(err))
 			backChannelError(w, status, code)
 			return
 		}
@@ -146,6 +146,6 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	if err := a.revoke(r.Context(), rev); err != nil {
 		return fail(ErrInternal, err)
 	}
-	a.cfg.Logger.Info("oidcauth: back-channel logout", "sid_given", lt.SessionID != "", "sub_given", lt.Subject != "")
+	a.cfg.Logger.Info("oidcauth: back-channel logout", "event", "back_channel_logout", "sid_given", lt.SessionID != "", "sub_given", lt.Subject != "")
 	return nil
 }

@@ -137,7 +137,7 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 		target += "&" + a.resourceParams
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.cfg.Logger.Info("oidcauth: sign-in started")
+	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
@@ -164,7 +164,7 @@ func (a *Auth) CallbackHandler() http.Handler {
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
-		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	})
@@ -456,7 +456,7 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s != nil {
-		a.cfg.Logger.Info("oidcauth: signed out", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: signed out", "event", "sign_out", "user", &s.user)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)

@@ -161,10 +161,10 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 			// The refresh token is dead (expired, revoked, or the session
 			// ended at the provider): so is the session.
 			a.endSession(w, r, st, s)
-			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "user", &s.user)
+			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "event", "refresh_failed", "reason", ErrorReason(ErrNotSignedIn), "user", &s.user)
 			return "", fail(ErrNotSignedIn, pe)
 		}
-		a.cfg.Logger.Warn("oidcauth: token refresh failed", "user", &s.user, "error", logSafe(err))
+		a.cfg.Logger.Warn("oidcauth: token refresh failed", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
 		return "", err
 	}
 	tok, err := a.applyRefresh(ctx, m, st, s, key, resp, now)
@@ -172,10 +172,10 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 		if errors.Is(err, errSubjectChanged) {
 			a.endSession(w, r, st, s)
 		}
-		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "user", &s.user, "error", logSafe(err))
+		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
 		return "", err
 	}
-	a.cfg.Logger.Info("oidcauth: tokens refreshed", "user", &s.user)
+	a.cfg.Logger.Info("oidcauth: tokens refreshed", "event", "refresh", "user", &s.user)
 	if err := a.writeSession(w, r, s, false); err != nil {
 		// The browser keeps its earlier cookie; this process knows the new
 		// tokens and brings that cookie up to date on its next request.

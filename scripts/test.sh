@@ -21,6 +21,8 @@ go test -race -count=1 ./...
 echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
+./scripts/examples.sh
+./scripts/lint.sh
 
 echo "== stores/redis against real redis-server (scripts/redis-tests.sh)"
 ./scripts/redis-tests.sh
