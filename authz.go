@@ -242,9 +242,12 @@ func decodeClaims(u *User, key string, v any) bool {
 // Scope is met when the session's access token grants every one of scopes.
 // The access token must be a JWT: its "scope" claim (a space-separated
 // string, RFC 9068 §2.2.3) or "scp" claim (an array or a string, as some
-// providers issue) is read. Logto issues a JWT access token when the sign-in
-// names an API resource (AuthParams "resource"); an opaque access token
-// grants no scope here. The scopes are those granted at sign-in.
+// providers issue) is read. The sign-in's access token is a JWT where the
+// provider issues it for an API resource ([Config.Resources]), as
+// node-oidc-provider with a default resource and Auth0 with its audience
+// do; an opaque access token grants no scope here. Logto gives the sign-in
+// an opaque token and puts an API's scopes in the token [Auth.AccessToken]
+// gets for that API. The scopes are those granted at sign-in.
 func Scope(scopes ...string) Requirement {
 	scopes = slices.Clone(scopes)
 	return func(r *http.Request, _ *User) bool {
