@@ -2,6 +2,8 @@ package oidcauth_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 
 	"github.com/oidcauth/oidcauth"
 	"github.com/oidcauth/oidcauth/oidcauthtest"
@@ -107,6 +110,41 @@ func ExampleUserFromContext() {
 // Require guards routes by role, scope, organization or any predicate. A
 // signed-in user who lacks the requirement gets 403; a request without a
 // session is sent to sign in, as with RequireAuth.
+// An API's access token, refreshed when it expires: list the API in
+// Resources, then ask for its token in the handler, before writing.
+func ExampleAuth_AccessToken() {
+	const api = "https://api.example.com" // Logto: the API resource's identifier
+	browser, appURL, stop := startExample(oidcauthtest.User{Subject: "u-1"}, func(c *oidcauth.Config) {
+		c.Resources = []string{api}
+	}, func(auth *oidcauth.Auth, mux *http.ServeMux) {
+		mux.Handle("GET /orders", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, err := auth.AccessToken(w, r, api)
+			if err != nil {
+				http.Error(w, "no token", oidcauth.ErrorStatus(err))
+				return
+			}
+			// Call the API with "Authorization: Bearer "+tok. Here: show
+			// the audience the token was issued for.
+			payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+			var claims struct {
+				Aud string `json:"aud"`
+			}
+			_ = json.Unmarshal(payload, &claims)
+			fmt.Fprintln(w, "token for", claims.Aud)
+		})))
+	})
+	defer stop()
+
+	resp, err := browser.Get(appURL + "/sign-in?returnTo=/orders")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(string(body))
+	// Output: token for https://api.example.com
+}
+
 func ExampleAuth_Require() {
 	ada := oidcauthtest.User{Subject: "u-1", Name: "Ada", Extra: map[string]any{
 		"roles":              []string{"editor"},
