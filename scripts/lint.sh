@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static analysis beyond go vet: staticcheck, pinned, on the root module
-# and on each example module. The module proxy provides it.
+# and on each example and store module. The module proxy provides it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 bin=$(go env GOBIN)
 staticcheck="${bin:-$(go env GOPATH)/bin}/staticcheck"
 "$staticcheck" ./...
-for mod in examples/*/go.mod; do
+for mod in examples/*/go.mod stores/*/go.mod; do
 	(cd "$(dirname "$mod")" && "$staticcheck" ./...)
 done
 echo "staticcheck clean"
