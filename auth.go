@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -81,12 +82,12 @@ func (a *Auth) Discover(ctx context.Context) error {
 	return err
 }
 
-// Handler returns the three routes on one handler, for routers that take an
-// http.Handler: [Config.SignInPath], RedirectURL's path and
-// [Config.SignOutPath]; anything else is 404. It matches the full request
-// path, so mount it where paths arrive unchanged (not behind
-// http.StripPrefix); to serve under a prefix, put the prefix in those three
-// settings.
+// Handler returns every route on one handler, for routers that take an
+// http.Handler: [Config.SignInPath], RedirectURL's path,
+// [Config.SignOutPath] and [Config.BackChannelLogoutPath]; anything else
+// is 404. It matches the full request path, so mount it where paths
+// arrive unchanged (not behind http.StripPrefix); to serve under a prefix,
+// put the prefix in those settings.
 func (a *Auth) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a.Mount(mux)
@@ -94,14 +95,15 @@ func (a *Auth) Handler() http.Handler {
 }
 
 // Mount registers the sign-in handler at [Config.SignInPath], the callback
-// at RedirectURL's path and the sign-out handler at [Config.SignOutPath] on
-// mux.
+// at RedirectURL's path, the sign-out handler at [Config.SignOutPath] and
+// the back-channel logout handler at [Config.BackChannelLogoutPath] on mux.
 func (a *Auth) Mount(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
 	mux.Handle(a.callbackPath, a.CallbackHandler())
 	mux.Handle(a.cfg.SignOutPath, a.SignOutHandler())
+	mux.Handle(a.cfg.BackChannelLogoutPath, a.BackChannelLogoutHandler())
 }
 
 // IsAuthenticated reports whether r carries a valid, unexpired session.
@@ -118,12 +120,26 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, event string, err er
 	if status >= 500 {
 		level = a.cfg.Logger.Error
 	}
-	level("oidcauth: "+event+" failed", "status", status, "error", logSafe(err))
+	level("oidcauth: "+event+" failed", "event", failedEvent(event), "reason", ErrorReason(err), "status", status, "error", logSafe(err))
+	a.render(w, r, err)
+}
+
+// render answers err with the configured error handler or the default page.
+func (a *Auth) render(w http.ResponseWriter, r *http.Request, err error) {
 	if a.cfg.ErrorHandler != nil {
 		a.cfg.ErrorHandler(w, r, err)
 		return
 	}
 	writeError(w, r, err)
+}
+
+// failedEvent is the stable "event" log attribute of a failure: a failed
+// callback is a failed sign-in.
+func failedEvent(event string) string {
+	if strings.HasPrefix(event, "sign-in") {
+		return "sign_in_failed"
+	}
+	return "sign_out_failed"
 }
 
 // logSafe is the text of err for a log line. Our errors never carry a token,

@@ -88,6 +88,18 @@ type Config struct {
 	// what the store puts in its cookie. Default: encrypted cookies.
 	Store sessions.Store
 
+	// Revocations records sessions ended before their cookies expire
+	// (sign-out, back-channel logout) and is consulted by RequireAuth on
+	// every request. Default: an in-memory store ([NewMemoryRevocations]),
+	// right for one instance; several instances share a distributed one
+	// (the stores/redis module).
+	Revocations RevocationStore
+	// BackChannelLogoutPath is where Mount puts the back-channel logout
+	// handler ([Auth.BackChannelLogoutHandler]); register BaseURL plus this
+	// path at the provider (Logto: "Backchannel logout URI"). Default
+	// "/backchannel-logout".
+	BackChannelLogoutPath string
+
 	// SignInPath is where RequireAuth sends browsers that are not signed
 	// in, with ?returnTo=, and where Mount puts the sign-in handler.
 	// Default "/sign-in".
@@ -224,7 +236,7 @@ func (c *Config) normalize() error {
 		name string
 		path *string
 		def  string
-	}{{"SignInPath", &c.SignInPath, "/sign-in"}, {"SignOutPath", &c.SignOutPath, "/sign-out"}} {
+	}{{"SignInPath", &c.SignInPath, "/sign-in"}, {"SignOutPath", &c.SignOutPath, "/sign-out"}, {"BackChannelLogoutPath", &c.BackChannelLogoutPath, "/backchannel-logout"}} {
 		if *p.path == "" {
 			*p.path = p.def
 		} else if !strings.HasPrefix(*p.path, "/") || strings.HasPrefix(*p.path, "//") {
@@ -233,6 +245,9 @@ func (c *Config) normalize() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Revocations == nil {
+		c.Revocations = &MemoryRevocations{now: c.Now}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

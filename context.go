@@ -41,6 +41,47 @@ func (u *User) Claims(v any) error {
 	return json.Unmarshal([]byte(u.claims), v)
 }
 
+// logtoClaims are the list claims Logto issues by scope.
+type logtoClaims struct {
+	Roles             []string        `json:"roles"`
+	Organizations     []string        `json:"organizations"`
+	OrganizationRoles []string        `json:"organization_roles"`
+	CustomData        json.RawMessage `json:"custom_data"`
+}
+
+func (u *User) logto() logtoClaims {
+	var c logtoClaims
+	if u != nil && u.claims != "" {
+		_ = json.Unmarshal([]byte(u.claims), &c)
+	}
+	return c
+}
+
+// Roles returns the user's global roles: Logto's "roles" claim, issued
+// with the "roles" scope. Nil when absent.
+func (u *User) Roles() []string { return u.logto().Roles }
+
+// Organizations returns the ids of the organizations the user belongs to:
+// Logto's "organizations" claim, issued with [OrganizationsScope]. Use
+// one with [Auth.OrganizationToken].
+func (u *User) Organizations() []string { return u.logto().Organizations }
+
+// OrganizationRoles returns the user's roles in organizations as
+// "organizationID:role": Logto's "organization_roles" claim, issued with
+// the "urn:logto:scope:organization_roles" scope.
+func (u *User) OrganizationRoles() []string { return u.logto().OrganizationRoles }
+
+// CustomData decodes Logto's "custom_data" claim into v. Logto serves it
+// from the userinfo endpoint with the "custom_data" scope, so it is there
+// with [Config.FetchUserInfo], or from [Auth.FetchUserInfo].
+func (u *User) CustomData(v any) error {
+	c := u.logto()
+	if len(c.CustomData) == 0 {
+		return errors.New("oidcauth: no custom_data claim")
+	}
+	return json.Unmarshal(c.CustomData, v)
+}
+
 // LogValue keeps log lines to the subject and issuer: a user's name and
 // e-mail are personal data that do not belong in logs by default.
 func (u *User) LogValue() slog.Value {

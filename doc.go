@@ -32,7 +32,66 @@
 // retried with backoff while it is down (sign-in answers 503 meanwhile) and
 // its last good metadata is kept.
 //
-// For tests, package oidcauthtest runs an OpenID Provider in-process.
+// [ConfigFromEnv] builds the Config from the variables the example app
+// uses (OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, BASE_URL,
+// SESSION_SECRET, SESSION_SECRET_PREVIOUS, OIDC_SCOPES) and explains every
+// mistake in them at once:
+//
+//	cfg, err := oidcauth.ConfigFromEnv(os.Getenv)
+//
+// # Routers and frameworks
+//
+// The handlers are http.Handlers and the middleware has the standard shape
+// func(http.Handler) http.Handler, so they fit any router: [Auth.Mount]
+// takes a ServeMux or a chi.Router; with gorilla/mux register
+// [Auth.SignInHandler], [Auth.CallbackHandler] and [Auth.SignOutHandler]
+// one by one; echo adapts them with echo.WrapHandler and
+// echo.WrapMiddleware, gin with gin.WrapH and a small middleware adapter.
+// The examples/ folder of the repository has a runnable, tested app for
+// each (ServeMux with Go 1.22 patterns, chi, gorilla/mux, echo, gin).
+//
+// # Authorization
+//
+// [Auth.Require] is RequireAuth plus [Requirement]s that the signed-in user
+// must meet, checked locally from the session:
+//
+//	mux.Handle("GET /admin", auth.Require(oidcauth.AnyRole("admin"))(adminPage))
+//	mux.Handle("POST /orders", auth.Require(oidcauth.Scope("write:orders"))(createOrder))
+//	mux.Handle("GET /orgs/{org}/", auth.Require(func(r *http.Request, u *oidcauth.User) bool {
+//		return oidcauth.OrganizationRole(r.PathValue("org"), "admin")(r, u)
+//	})(orgPages))
+//
+// [AnyRole] reads Logto's "roles" claim, [Organization] and
+// [OrganizationRole] its "organizations" and "organization_roles" claims
+// (request the "roles", "urn:logto:scope:organizations" and
+// "urn:logto:scope:organization_roles" scopes), [Scope] the access token's
+// scopes, [Claim] any claim; [AnyOf] combines them, and any func with the
+// Requirement signature is one. A user who lacks a requirement gets 403
+// (JSON for API clients) and keeps the session.
+//
+// # Logging and errors
+//
+// [Config.Logger] (a *slog.Logger) receives one line per event, with a
+// stable "event" attribute: sign_in_started, sign_in_succeeded,
+// sign_in_failed (with a "reason" such as invalid_state, code_rejected or
+// access_denied, see [ErrorReason]), sign_out, sign_out_failed,
+// refresh, refresh_failed, back_channel_logout,
+// back_channel_logout_failed and forbidden. Users appear as their subject and issuer only. No token,
+// authorization code, secret or cookie value is ever logged: the values
+// that hold tokens print as "[token redacted]" in String and LogValue.
+//
+// Failures wrap one of the Err* sentinels; [Config.ErrorHandler] replaces
+// the default error page (a short fixed, escaped phrase, with headings and
+// a link home; JSON for API clients), and [ErrorStatus] and [ErrorReason]
+// classify the error. [Config.OnSignIn] maps a provider's user to a local
+// account, or denies the sign-in.
+//
+// # Testing
+//
+// Package oidcauthtest runs an OpenID Provider in-process, so an app's
+// tests sign in for real with no network; its User.Extra adds claims such
+// as roles and organizations, and Misbehave breaks one protocol rule at a
+// time.
 //
 // # Security
 //

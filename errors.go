@@ -64,6 +64,10 @@ var (
 	// ErrInternal: a fault on our side (randomness, encoding, a session
 	// store). Answered with 500.
 	ErrInternal = errors.New("oidcauth: internal error")
+	// ErrForbidden: a signed-in user lacks what [Auth.Require] asks for (a
+	// role, a scope, an organization). Answered with 403; the session
+	// stays.
+	ErrForbidden = errors.New("oidcauth: permission denied")
 )
 
 // ProviderError is an OAuth 2.0 error the provider returned, either in the
@@ -131,28 +135,34 @@ func (f *failure) Unwrap() []error {
 
 func fail(kind, cause error) error { return &failure{kind: kind, cause: cause} }
 
-// errorStatuses maps each sentinel to its HTTP status and the fixed phrase
-// shown to the user. The phrase never includes err.Error().
+// errorStatuses maps each sentinel to its HTTP status, its reason code
+// (stable, for logs and metrics) and the fixed phrase shown to the user. The
+// phrase never includes err.Error().
 var errorStatuses = []struct {
 	err    error
 	status int
+	reason string
 	phrase string
 }{
-	{ErrProviderUnavailable, http.StatusServiceUnavailable, "The sign-in service is unavailable right now. Please try again in a moment."},
-	{ErrInvalidState, http.StatusBadRequest, "This sign-in link has expired or was already used. Please sign in again."},
-	{ErrInvalidCallback, http.StatusBadRequest, "The sign-in response was invalid. Please sign in again."},
-	{ErrIssuerMismatch, http.StatusBadRequest, "The sign-in response came from an unexpected provider."},
-	{ErrCodeRejected, http.StatusBadRequest, "The sign-in could not be completed. Please sign in again."},
-	{ErrTokenEndpoint, http.StatusBadGateway, "The sign-in service did not respond correctly. Please try again."},
-	{ErrInvalidIDToken, http.StatusBadGateway, "The sign-in service sent an invalid identity. Please try again."},
-	{ErrUserInfo, http.StatusBadGateway, "The sign-in service did not return your profile. Please try again."},
-	{ErrAccessDenied, http.StatusForbidden, "Sign-in was cancelled or refused."},
-	{ErrAuthorization, http.StatusBadGateway, "The sign-in service could not sign you in. Please try again later."},
-	{ErrNotSignedIn, http.StatusUnauthorized, "Please sign in."},
-	{ErrNoRefreshToken, http.StatusUnauthorized, "Your sign-in has expired. Please sign in again."},
-	{ErrSessionTooLarge, http.StatusInternalServerError, "Your session could not be saved."},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed."},
+	{ErrProviderUnavailable, http.StatusServiceUnavailable, "provider_unavailable", "The sign-in service is unavailable right now. Please try again in a moment."},
+	{ErrInvalidState, http.StatusBadRequest, "invalid_state", "This sign-in link has expired or was already used. Please sign in again."},
+	{ErrInvalidCallback, http.StatusBadRequest, "invalid_callback", "The sign-in response was invalid. Please sign in again."},
+	{ErrIssuerMismatch, http.StatusBadRequest, "issuer_mismatch", "The sign-in response came from an unexpected provider."},
+	{ErrCodeRejected, http.StatusBadRequest, "code_rejected", "The sign-in could not be completed. Please sign in again."},
+	{ErrTokenEndpoint, http.StatusBadGateway, "token_endpoint", "The sign-in service did not respond correctly. Please try again."},
+	{ErrInvalidIDToken, http.StatusBadGateway, "invalid_id_token", "The sign-in service sent an invalid identity. Please try again."},
+	{ErrUserInfo, http.StatusBadGateway, "userinfo", "The sign-in service did not return your profile. Please try again."},
+	{ErrAccessDenied, http.StatusForbidden, "access_denied", "Sign-in was cancelled or refused."},
+	{ErrAuthorization, http.StatusBadGateway, "authorization_error", "The sign-in service could not sign you in. Please try again later."},
+	{ErrNotSignedIn, http.StatusUnauthorized, "not_signed_in", "Please sign in."},
+	{ErrNoRefreshToken, http.StatusUnauthorized, "no_refresh_token", "Your sign-in has expired. Please sign in again."},
+	{ErrSessionTooLarge, http.StatusInternalServerError, "session_too_large", "Your session could not be saved."},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed."},
+	{ErrForbidden, http.StatusForbidden, "forbidden", "You do not have permission to see this page."},
+	{ErrInternal, http.StatusInternalServerError, "internal", internalPhrase},
 }
+
+const internalPhrase = "Something went wrong on our side. Please try again."
 
 // ErrorStatus returns the HTTP status the default error handler uses for
 // err: 400 for bad or replayed sign-in input, 403 when the sign-in was
@@ -163,13 +173,29 @@ func ErrorStatus(err error) int {
 	return status
 }
 
+// ErrorReason returns a short, stable code naming the sentinel err wraps,
+// for logs, metrics and custom error pages: "provider_unavailable",
+// "invalid_state", "invalid_callback", "issuer_mismatch", "code_rejected",
+// "token_endpoint", "invalid_id_token", "userinfo", "access_denied",
+// "authorization_error", "not_signed_in", "session_too_large",
+// "method_not_allowed", "forbidden", or "internal" for anything else. It
+// is the "reason" attribute of the "failed" log events.
+func ErrorReason(err error) string {
+	for _, e := range errorStatuses {
+		if errors.Is(err, e.err) {
+			return e.reason
+		}
+	}
+	return "internal"
+}
+
 func classify(err error) (int, string) {
 	for _, e := range errorStatuses {
 		if errors.Is(err, e.err) {
 			return e.status, e.phrase
 		}
 	}
-	return http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+	return http.StatusInternalServerError, internalPhrase
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
@@ -195,7 +221,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if wantsJSON(r) {
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": errorCode(status), "message": phrase})
+		code := errorCode(status)
+		if errors.Is(err, ErrForbidden) {
+			code = "forbidden" // signed in, not allowed; access_denied is a refused sign-in
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": phrase})
 		return
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")

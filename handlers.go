@@ -137,7 +137,7 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 		target += "&" + a.resourceParams
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.cfg.Logger.Info("oidcauth: sign-in started")
+	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
@@ -164,7 +164,7 @@ func (a *Auth) CallbackHandler() http.Handler {
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
-		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	})
@@ -432,8 +432,10 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	s := a.session(nil, r)
 	a.clearSession(w, r)
 	if s != nil {
-		a.tokens.drop(s.id)
-		a.verified.forget(s.id)
+		// A copy of the cookie, kept by anyone, is refused from now on.
+		if err := a.revoke(r.Context(), Revocation{SessionID: s.id}); err != nil {
+			a.cfg.Logger.Warn("oidcauth: recording the sign-out failed", "error", logSafe(err))
+		}
 	}
 	target := a.cfg.PostLogoutRedirectURL
 	if target == "" {
@@ -457,7 +459,7 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s != nil {
-		a.cfg.Logger.Info("oidcauth: signed out", "user", &s.user)
+		a.cfg.Logger.Info("oidcauth: signed out", "event", "sign_out", "user", &s.user)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)

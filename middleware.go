@@ -107,6 +107,13 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 		}
 		return nil
 	}
+	// Signed out elsewhere, or ended by the provider (back-channel logout).
+	if a.revoked(s) {
+		if w != nil {
+			a.clearSession(w, r)
+		}
+		return nil
+	}
 	// A session whose tokens this process refreshed: refused once the
 	// provider ended it, brought up to date when its cookie is older.
 	var caughtUp bool

@@ -123,7 +123,25 @@ func TestVerifiedCacheHitStillChecked(t *testing.T) {
 			t.Error("session past its absolute lifetime served from the cache")
 		}
 	})
-	t.Run("revoked", func(t *testing.T) {
+	t.Run("back-channel logout", func(t *testing.T) {
+		// Revoked by the provider's sid: nothing evicts the entry, the
+		// check on the hit refuses it.
+		a, c, r, s := cachedAuth(t)
+		if a.session(nil, r) == nil || a.verified.len() != 1 {
+			t.Fatal("not cached")
+		}
+		c.Advance(time.Second)
+		if err := a.cfg.Revocations.Revoke(t.Context(), Revocation{SID: s.sid, At: c.Now(), Until: c.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if a.verified.len() != 1 {
+			t.Fatal("the entry went; this case needs it cached")
+		}
+		if a.session(nil, r) != nil {
+			t.Error("session revoked by sid served from the cache")
+		}
+	})
+	t.Run("refresh token refused", func(t *testing.T) {
 		a, c, r, s := cachedAuth(t)
 		if a.session(nil, r) == nil {
 			t.Fatal("not accepted")

@@ -121,7 +121,8 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	st := a.tokens.lookup(s.id)
 	stale := st.catchUp(s)
 	if tok, ok := validToken(s, st, key, now); ok {
-		return tok, a.saveCaughtUp(w, r, s, stale)
+		a.saveCaughtUp(w, r, s, stale)
+		return tok, nil
 	}
 	if st == nil {
 		st = a.tokens.get(s.id, now)
@@ -141,15 +142,16 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 		a.clearSession(w, r)
 		return "", fail(ErrNotSignedIn, errors.New("the provider ended this session"))
 	}
+	a.saveCaughtUp(w, r, s, stale)
 	if tok, ok := validToken(s, st, key, now); ok {
-		return tok, a.saveCaughtUp(w, r, s, stale)
+		return tok, nil
 	}
 	if s.refreshToken == "" {
-		return "", errors.Join(fail(ErrNoRefreshToken, nil), a.saveCaughtUp(w, r, s, stale))
+		return "", fail(ErrNoRefreshToken, nil)
 	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
-		return "", errors.Join(err, a.saveCaughtUp(w, r, s, stale))
+		return "", err
 	}
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
 	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
@@ -158,24 +160,22 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 		if errors.As(err, &pe) && pe.Code == "invalid_grant" {
 			// The refresh token is dead (expired, revoked, or the session
 			// ended at the provider): so is the session.
-			a.endTokens(st, s)
-			a.clearSession(w, r)
-			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "user", &s.user)
+			a.endSession(w, r, st, s)
+			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "event", "refresh_failed", "reason", ErrorReason(ErrNotSignedIn), "user", &s.user)
 			return "", fail(ErrNotSignedIn, pe)
 		}
-		a.cfg.Logger.Warn("oidcauth: token refresh failed", "user", &s.user, "error", logSafe(err))
-		return "", errors.Join(err, a.saveCaughtUp(w, r, s, stale))
+		a.cfg.Logger.Warn("oidcauth: token refresh failed", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
+		return "", err
 	}
 	tok, err := a.applyRefresh(ctx, m, st, s, key, resp, now)
 	if err != nil {
 		if errors.Is(err, errSubjectChanged) {
-			a.endTokens(st, s)
-			a.clearSession(w, r)
+			a.endSession(w, r, st, s)
 		}
-		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "user", &s.user, "error", logSafe(err))
+		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
 		return "", err
 	}
-	a.cfg.Logger.Info("oidcauth: tokens refreshed", "user", &s.user)
+	a.cfg.Logger.Info("oidcauth: tokens refreshed", "event", "refresh", "user", &s.user)
 	if err := a.writeSession(w, r, s, false); err != nil {
 		// The browser keeps its earlier cookie; this process knows the new
 		// tokens and brings that cookie up to date on its next request.
@@ -187,14 +187,13 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 // saveCaughtUp rewrites the cookie of a session that was brought up to date
 // from the process's tokens, so the browser stops carrying a spent refresh
 // token.
-func (a *Auth) saveCaughtUp(w http.ResponseWriter, r *http.Request, s *session, stale bool) error {
+func (a *Auth) saveCaughtUp(w http.ResponseWriter, r *http.Request, s *session, stale bool) {
 	if !stale {
-		return nil
+		return
 	}
 	if err := a.writeSession(w, r, s, false); err != nil {
 		a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
 	}
-	return nil
 }
 
 // validToken returns the token key names if it is valid for longer than
@@ -291,12 +290,18 @@ func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s 
 	return resp.AccessToken, nil
 }
 
-// endTokens records that the session is over, so that requests still
-// carrying its cookie stop at once instead of asking the provider again.
-func (a *Auth) endTokens(st *tokenState, s *session) {
+// endSession ends a session the provider will no longer refresh: its
+// cookie is cleared, and it is revoked, so that requests still carrying
+// the cookie, here or on instances sharing the revocation store, stop at
+// once instead of asking the provider again.
+func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, st *tokenState, s *session) {
 	next := &tokenSnap{ended: true}
 	next.from(s)
 	st.snap.Store(next)
+	a.clearSession(w, r)
+	if err := a.revoke(r.Context(), Revocation{SessionID: s.id}); err != nil {
+		a.cfg.Logger.Warn("oidcauth: recording the ended session failed", "error", logSafe(err))
+	}
 }
 
 // tokenResponse is a token endpoint's success or error answer (RFC 6749

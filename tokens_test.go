@@ -451,3 +451,29 @@ func mustRequest(t testing.TB, method, target string) *http.Request {
 	}
 	return r
 }
+
+func TestLogtoClaimHelpers(t *testing.T) {
+	user := oidcauthtest.User{Subject: "u-l", Extra: map[string]any{
+		"roles":              []string{"admin", "viewer"},
+		"organizations":      []string{"org-1", "org-2"},
+		"organization_roles": []string{"org-1:owner"},
+		"custom_data":        map[string]any{"plan": "pro", "seats": 5},
+	}}
+	f := newFlow(t, oidcauthtest.Options{User: user}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	u := f.currentSession().user
+	if !slices.Equal(u.Roles(), []string{"admin", "viewer"}) || !slices.Equal(u.Organizations(), []string{"org-1", "org-2"}) || !slices.Equal(u.OrganizationRoles(), []string{"org-1:owner"}) {
+		t.Errorf("roles %q, organizations %q, organization roles %q", u.Roles(), u.Organizations(), u.OrganizationRoles())
+	}
+	var data struct {
+		Plan  string
+		Seats int
+	}
+	if err := u.CustomData(&data); err != nil || data.Plan != "pro" || data.Seats != 5 {
+		t.Errorf("custom data %+v (%v)", data, err)
+	}
+	var none User
+	if none.Roles() != nil || none.CustomData(&data) == nil {
+		t.Error("a user without claims has roles or custom data")
+	}
+}

@@ -84,6 +84,13 @@ type Options struct {
 	// SigningAlg is the ID token signing algorithm: "RS256" (default),
 	// "ES256", or "ES384" (what Logto signs with).
 	SigningAlg string
+	// DefaultResource makes the code exchange issue its access token for
+	// the authorization request's only resource indicator, a JWT, as
+	// node-oidc-provider with a default resource (and Auth0 with its
+	// audience parameter) do. By default the code exchange gives an opaque
+	// token for userinfo, as Logto does, and resource tokens come from the
+	// refresh grant.
+	DefaultResource bool
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
 	// IDTokenTTL is the lifetime of ID tokens. Default 1 hour.

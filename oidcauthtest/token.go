@@ -326,6 +326,9 @@ func (p *Provider) audience(w http.ResponseWriter, g *grant, form url.Values, re
 		return "urn:logto:organization:" + org, true
 	}
 	res := form["resource"]
+	if len(res) == 0 && !refresh && p.opts.DefaultResource && len(g.resources) == 1 {
+		res = g.resources
+	}
 	switch {
 	case len(res) == 0:
 		return "", true

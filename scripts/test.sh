@@ -22,3 +22,11 @@ echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
 echo "== load test (smoke)"; go run ./perf/loadtest -smoke >/dev/null; echo "load test ran"
+./scripts/examples.sh
+./scripts/lint.sh
+
+echo "== stores/redis against real redis-server (scripts/redis-tests.sh)"
+./scripts/redis-tests.sh
+
+echo "== browser end-to-end against real providers (scripts/e2e.sh)"
+./scripts/e2e.sh

@@ -1,0 +1,222 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Revocation ends sessions before their cookies expire. Exactly one of
+// SessionID, SID and Subject is set.
+type Revocation struct {
+	// SessionID is this library's id of one session: what sign-out
+	// revokes, so a copy of the cookie is refused afterwards.
+	SessionID string
+	// SID is the provider's session id (the sid claim): what a back-channel
+	// logout token names, ending every session of this app signed in
+	// through that provider session.
+	SID string
+	// Subject ends all the sessions of a user (the sub claim), as a
+	// back-channel logout token without sid asks.
+	Subject string
+	// At is the cut-off: sessions signed in at or before At are refused;
+	// a sign-in after it starts a new, valid session.
+	At time.Time
+	// Until is when the record may be forgotten: by then every session it
+	// could match has expired anyway (At + Config.SessionMaxAge).
+	Until time.Time
+}
+
+// RevocationStore records revocations and answers whether a session is
+// revoked. [Config.Revocations] takes one; the default is an in-memory
+// store, right for a single instance. Several instances share one through
+// a distributed store (the stores/redis module), so that a logout
+// delivered to any instance holds on all.
+type RevocationStore interface {
+	// Revoke records r. An error means it may not hold everywhere.
+	Revoke(ctx context.Context, r Revocation) error
+	// IsRevoked reports whether a session (its id, the provider's sid, the
+	// subject, and when it signed in) is revoked. RequireAuth calls it on
+	// every request: it must answer from memory, without blocking on the
+	// network, and without allocating.
+	IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool
+	// FirstUse records a back-channel logout token's jti until it expires
+	// and reports whether this is its first use (Back-Channel Logout 1.0
+	// §2.6: a replayed logout token is rejected).
+	FirstUse(ctx context.Context, jti string, until time.Time) (bool, error)
+}
+
+// MemoryRevocations is a [RevocationStore] in process memory: lookups are
+// three map reads under a read lock, and records are dropped once their
+// Until has passed. It is the default store, and the local mirror of
+// distributed ones. The zero value is ready to use.
+type MemoryRevocations struct {
+	n atomic.Int64 // records; 0 lets IsRevoked return at once
+
+	mu    sync.RWMutex
+	kinds [3]map[string]revoked // by SessionID, SID, Subject
+	jtis  map[string]int64      // unix seconds until which a jti is kept
+	sweep int64                 // unix seconds of the next sweep
+	now   func() time.Time
+}
+
+type revoked struct{ at, until int64 }
+
+// NewMemoryRevocations returns an empty in-memory store.
+func NewMemoryRevocations() *MemoryRevocations { return &MemoryRevocations{} }
+
+var errEmptyRevocation = errors.New("oidcauth: a revocation names exactly one of SessionID, SID and Subject")
+
+func (r Revocation) kind() (int, string, error) {
+	set := 0
+	var kind int
+	var value string
+	for i, v := range [...]string{r.SessionID, r.SID, r.Subject} {
+		if v != "" {
+			set++
+			kind, value = i, v
+		}
+	}
+	if set != 1 {
+		return 0, "", errEmptyRevocation
+	}
+	return kind, value, nil
+}
+
+// Revoke records r, keeping the latest cut-off when the same session, sid
+// or subject is revoked again.
+func (m *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
+	kind, value, err := r.kind()
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now := m.sweepLocked(); r.Until.Unix() < now {
+		return nil // every session it could match has expired
+	}
+	if m.kinds[kind] == nil {
+		m.kinds[kind] = map[string]revoked{}
+	}
+	rec := revoked{at: r.At.Unix(), until: r.Until.Unix()}
+	if old, ok := m.kinds[kind][value]; ok {
+		rec.at, rec.until = max(rec.at, old.at), max(rec.until, old.until)
+	}
+	m.kinds[kind][value] = rec
+	m.count()
+	return nil
+}
+
+// IsRevoked implements [RevocationStore].
+func (m *MemoryRevocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
+	if m.n.Load() == 0 {
+		return false
+	}
+	t := signedIn.Unix()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for kind, v := range [...]string{sessionID, sid, subject} {
+		if v == "" {
+			continue
+		}
+		if rec, ok := m.kinds[kind][v]; ok && t <= rec.at {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstUse implements [RevocationStore].
+func (m *MemoryRevocations) FirstUse(_ context.Context, jti string, until time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked()
+	if _, seen := m.jtis[jti]; seen {
+		return false, nil
+	}
+	if m.jtis == nil {
+		m.jtis = map[string]int64{}
+	}
+	m.jtis[jti] = until.Unix()
+	return true, nil
+}
+
+// Range calls f for each record until f returns false, so a distributed
+// store can write its mirror back after an outage.
+func (m *MemoryRevocations) Range(f func(Revocation) bool) {
+	m.mu.RLock()
+	var all []Revocation
+	for kind, recs := range m.kinds {
+		for v, rec := range recs {
+			r := Revocation{At: time.Unix(rec.at, 0), Until: time.Unix(rec.until, 0)}
+			*[...]*string{&r.SessionID, &r.SID, &r.Subject}[kind] = v
+			all = append(all, r)
+		}
+	}
+	m.mu.RUnlock()
+	for _, r := range all {
+		if !f(r) {
+			return
+		}
+	}
+}
+
+// Len returns the number of revocation records kept.
+func (m *MemoryRevocations) Len() int { return int(m.n.Load()) }
+
+// sweepLocked drops expired records about once a minute and returns the
+// time; m.mu is held.
+func (m *MemoryRevocations) sweepLocked() int64 {
+	clock := m.now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := clock().Unix()
+	if now < m.sweep {
+		return now
+	}
+	m.sweep = now + 60
+	for _, recs := range m.kinds {
+		for v, rec := range recs {
+			if rec.until < now {
+				delete(recs, v)
+			}
+		}
+	}
+	for jti, until := range m.jtis {
+		if until < now {
+			delete(m.jtis, jti)
+		}
+	}
+	m.count()
+	return now
+}
+
+func (m *MemoryRevocations) count() {
+	n := 0
+	for _, recs := range m.kinds {
+		n += len(recs)
+	}
+	m.n.Store(int64(n))
+}
+
+// revoked reports whether s is revoked in the configured store.
+func (a *Auth) revoked(s *session) bool {
+	return a.cfg.Revocations.IsRevoked(s.id, s.sid, s.user.Subject, time.Unix(s.created, 0))
+}
+
+// revoke records r (its Until set from the session lifetime) and forgets
+// what the process holds for the session.
+func (a *Auth) revoke(ctx context.Context, r Revocation) error {
+	if r.At.IsZero() {
+		r.At = a.cfg.Now()
+	}
+	r.Until = r.At.Add(a.cfg.SessionMaxAge + a.cfg.ClockSkew)
+	if r.SessionID != "" {
+		a.tokens.drop(r.SessionID)
+		a.verified.forget(r.SessionID) // memory only: revoked() refuses it anyway
+	}
+	return a.cfg.Revocations.Revoke(ctx, r)
+}

@@ -1,0 +1,55 @@
+// Package redis keeps oidcauth's shared state in Redis, so that any number
+// of app instances behind a load balancer agree on it: a revocation list
+// (sign-out and back-channel logout hold on every instance) and a
+// server-side session backend. It is a module of its own, so that apps
+// that do not use Redis do not depend on a Redis client.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	revocations, err := oidcredis.NewRevocations(ctx, client, oidcredis.Options{})
+//	defer revocations.Close()
+//	auth, err := oidcauth.New(oidcauth.Config{
+//		// …
+//		Revocations: revocations,
+//		Store:       oidcauth.NewServerStore(oidcredis.NewBackend(client), "myapp:session:"),
+//	})
+package redis
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Backend is an oidcauth.ServerBackend on Redis: one string key per session
+// record, expiring with the session.
+type Backend struct {
+	client goredis.UniversalClient
+}
+
+// NewBackend returns a session backend over client. Pass it to
+// oidcauth.NewServerStore with a key prefix for this app.
+func NewBackend(client goredis.UniversalClient) *Backend { return &Backend{client: client} }
+
+// Load implements oidcauth.ServerBackend.
+func (b *Backend) Load(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := b.client.Get(ctx, key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+// Store implements oidcauth.ServerBackend.
+func (b *Backend) Store(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return b.client.Set(ctx, key, value, ttl).Err()
+}
+
+// Delete implements oidcauth.ServerBackend.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	return b.client.Del(ctx, key).Err()
+}
