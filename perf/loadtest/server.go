@@ -169,7 +169,9 @@ func mountProfile(mux *http.ServeMux, base, profile string, claims map[string]an
 		CookieName:   "oidcauth_" + profile,
 		SignInPath:   prefix + "/sign-in",
 		SignOutPath:  prefix + "/sign-out",
-		Logger:       logger,
+		// Every profile's routes under its own prefix.
+		BackChannelLogoutPath: prefix + "/backchannel-logout",
+		Logger:                logger,
 	})
 	if err != nil {
 		return err
