@@ -31,27 +31,37 @@ type verifiedCache struct {
 const (
 	verifiedCacheShards    = 16
 	verifiedCacheShardSize = 256
-	// cacheKeyTail is how much of a value picks its shard: the end of a
-	// sealed value is the GCM tag, 16 random-looking bytes.
-	cacheKeyTail = 16
+	// cacheKeyTail is how much of a value indexes the cache: the end of a
+	// sealed value is the GCM tag, random-looking, so hashing the last
+	// characters instead of all 3 KB finds the entry, and comparing the
+	// whole value confirms it.
+	cacheKeyTail = 22
 )
 
 type verifiedShard struct {
 	mu sync.RWMutex
-	m  map[string]*session
-	_  [64]byte // keeps neighbouring shards' locks off one cache line
+	m  map[string]*verifiedEntry // by the value's tail
+	_  [64]byte                  // keeps neighbouring shards' locks off one cache line
+}
+
+// verifiedEntry is a value and the session it decoded to: a template,
+// never handed out itself.
+type verifiedEntry struct {
+	value string
+	s     *session
 }
 
 func newVerifiedCache() *verifiedCache {
 	c := &verifiedCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[string]*session{}
+		c.shards[i].m = map[string]*verifiedEntry{}
 	}
 	return c
 }
 
-func (c *verifiedCache) shard(value string) *verifiedShard {
-	tail := value[max(len(value)-cacheKeyTail, 0):]
+func tail(value string) string { return value[max(len(value)-cacheKeyTail, 0):] }
+
+func (c *verifiedCache) shard(tail string) *verifiedShard {
 	return &c.shards[maphash.String(c.seed, tail)%verifiedCacheShards]
 }
 
@@ -61,14 +71,17 @@ func (c *verifiedCache) get(value string) *session {
 	if c == nil {
 		return nil
 	}
-	sh := c.shard(value)
+	t := tail(value)
+	sh := c.shard(t)
 	sh.mu.RLock()
-	s := sh.m[value]
+	e := sh.m[t]
 	sh.mu.RUnlock()
-	if s == nil {
+	// The whole value must match: a value sharing only the tail (another
+	// cookie, or one made to collide) is a miss.
+	if e == nil || e.value != value {
 		return nil
 	}
-	cp := *s
+	cp := *e.s
 	return &cp
 }
 
@@ -79,13 +92,15 @@ func (c *verifiedCache) put(value string, s *session) {
 	if c == nil {
 		return
 	}
-	// value may point into the request's Cookie header (or a chunk
-	// buffer larger than it); the cache keeps only its own bytes.
-	key := strings.Clone(value)
+	// value may point into the request's Cookie header; the cache keeps
+	// only its own bytes.
+	e := &verifiedEntry{value: strings.Clone(value)}
 	tmpl := *s
-	sh := c.shard(key)
+	e.s = &tmpl
+	t := tail(e.value)
+	sh := c.shard(t)
 	sh.mu.Lock()
-	if _, ok := sh.m[key]; !ok && len(sh.m) >= verifiedCacheShardSize {
+	if _, ok := sh.m[t]; !ok && len(sh.m) >= verifiedCacheShardSize {
 		// Full: drop an arbitrary entry (map iteration starts at a random
 		// place), O(1) and fair enough for a cache of hot cookies.
 		for k := range sh.m {
@@ -93,7 +108,7 @@ func (c *verifiedCache) put(value string, s *session) {
 			break
 		}
 	}
-	sh.m[key] = &tmpl
+	sh.m[t] = e
 	sh.mu.Unlock()
 }
 
@@ -102,9 +117,12 @@ func (c *verifiedCache) drop(value string) {
 	if c == nil {
 		return
 	}
-	sh := c.shard(value)
+	t := tail(value)
+	sh := c.shard(t)
 	sh.mu.Lock()
-	delete(sh.m, value)
+	if e := sh.m[t]; e != nil && e.value == value {
+		delete(sh.m, t)
+	}
 	sh.mu.Unlock()
 }
 
@@ -118,8 +136,8 @@ func (c *verifiedCache) forget(id string) {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for k, s := range sh.m {
-			if s.id == id {
+		for k, e := range sh.m {
+			if e.s.id == id {
 				delete(sh.m, k)
 			}
 		}

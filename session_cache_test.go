@@ -218,8 +218,8 @@ func TestVerifiedCacheSignOut(t *testing.T) {
 		t.Errorf("after sign-out %d cached, want only the other session", n)
 	}
 	for i := range a.verified.shards {
-		for _, cached := range a.verified.shards[i].m {
-			if cached.id == s.id {
+		for _, e := range a.verified.shards[i].m {
+			if e.s.id == s.id {
 				t.Error("signed-out session still cached")
 			}
 		}
@@ -239,4 +239,25 @@ type unreachable struct{}
 
 func (unreachable) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("unreachable in this test")
+}
+
+// The tail only finds an entry; the whole value must match for a hit, and
+// dropping a look-alike leaves the entry.
+func TestVerifiedCacheWholeValue(t *testing.T) {
+	c := newVerifiedCache()
+	s, _, _ := typicalSession(t, time.Now())
+	value := strings.Repeat("v", 100) + "0123456789abcdefghijklmnop"
+	lookalike := "w" + value[1:]
+	c.put(value, s)
+	if c.get(lookalike) != nil {
+		t.Fatal("a value sharing only the tail was a hit")
+	}
+	c.drop(lookalike)
+	if got := c.get(value); got == nil || got.id != s.id {
+		t.Fatal("dropping a look-alike removed the entry")
+	}
+	c.drop(value)
+	if c.get(value) != nil || c.len() != 0 {
+		t.Error("drop left the entry")
+	}
 }
