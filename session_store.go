@@ -93,7 +93,7 @@ func (c *codec) sealBytes(name string, plain []byte) []byte {
 }
 
 // scratch is a pooled buffer for opening cookies without allocating.
-type scratch struct{ b, aad []byte }
+type scratch struct{ b, aad, join []byte }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{b: make([]byte, 0, 4096), aad: make([]byte, 0, 64)} }}
 
@@ -245,6 +245,15 @@ func chunkName(name string, i int) string { return name + "." + strconv.Itoa(i) 
 // chunked session's first cookie reads "<count>.<part>" ("." is not in the
 // base64url alphabet), and chunks 1..count-1 follow in name.1, name.2, …
 func readSessionCookie(r *http.Request, name string) (string, bool) {
+	var buf []byte // never written again once joined: the string may share it
+	return joinSessionCookie(&buf, r, name)
+}
+
+// joinSessionCookie is readSessionCookie joining chunks into *buf: the
+// value is a view of the request's Cookie header or of *buf, valid until
+// *buf is reused. readSession joins into a pooled buffer, so a repeat
+// request with a chunked session allocates nothing for it.
+func joinSessionCookie(buf *[]byte, r *http.Request, name string) (string, bool) {
 	v, ok := cookieValue(r, name)
 	if !ok {
 		return "", false
@@ -261,20 +270,37 @@ func readSessionCookie(r *http.Request, name string) (string, bool) {
 	parts[0] = first
 	size := len(first)
 	for i := 1; i < n; i++ {
-		part, ok := cookieValue(r, chunkName(name, i))
+		part, ok := chunkValue(r, name, i)
 		if !ok {
 			return "", false
 		}
 		parts[i] = part
 		size += len(part)
 	}
-	// One allocation of the joined size: the cache keeps this string.
-	var b strings.Builder
-	b.Grow(size)
-	for _, p := range parts[:n] {
-		b.WriteString(p)
+	if cap(*buf) < size {
+		*buf = make([]byte, 0, size)
 	}
-	return b.String(), true
+	b := (*buf)[:0]
+	for _, p := range parts[:n] {
+		b = append(b, p...)
+	}
+	*buf = b
+	return unsafe.String(unsafe.SliceData(b), len(b)), true
+}
+
+// chunkValue is cookieValue(r, chunkName(name, i)) without building the
+// name; i is one digit (maxChunks).
+func chunkValue(r *http.Request, name string, i int) (string, bool) {
+	sc := scanCookies(r, "")
+	for {
+		k, v, ok := sc.next()
+		if !ok {
+			return "", false
+		}
+		if len(k) == len(name)+2 && k[len(name)] == '.' && k[len(name)+1] == byte('0'+i) && k[:len(name)] == name {
+			return v, true
+		}
+	}
 }
 
 // writeSessionCookie sets value as the session cookie, split into chunks when
@@ -331,17 +357,17 @@ func (a *Auth) readSession(r *http.Request) (*session, bool) {
 	if a.cfg.Store != nil {
 		return a.readStoreSession(r)
 	}
-	v, ok := readSessionCookie(r, a.sessionCookie)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	v, ok := joinSessionCookie(&sc.join, r, a.sessionCookie)
 	if !ok {
 		_, head := cookieValue(r, a.sessionCookie)
-		_, chunk := cookieValue(r, chunkName(a.sessionCookie, 1))
+		_, chunk := chunkValue(r, a.sessionCookie, 1)
 		return nil, head || chunk
 	}
 	if s := a.verified.get(v); s != nil {
 		return s, true
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 	plain, err := a.codec.open(sc, a.sessionCookie, v)
 	if err != nil {
 		return nil, true

@@ -371,3 +371,21 @@ func TestCookieSetMatchesNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// chunkValue finds exactly name.i, not names that merely resemble it.
+func TestChunkValueExactName(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, n := range []string{"s.1x", "sx1", "t.1", "s.11", "xs.1", "s.2"} {
+		r.AddCookie(&http.Cookie{Name: n, Value: "wrong-" + n})
+	}
+	if v, ok := chunkValue(r, "s", 1); ok {
+		t.Fatalf("found %q without an s.1 cookie", v)
+	}
+	r.AddCookie(&http.Cookie{Name: "s.1", Value: "right"})
+	if v, ok := chunkValue(r, "s", 1); !ok || v != "right" {
+		t.Errorf("s.1 = %q, %v", v, ok)
+	}
+	if v, ok := chunkValue(r, "s", 2); !ok || v != "wrong-s.2" {
+		t.Errorf("s.2 = %q, %v", v, ok)
+	}
+}
