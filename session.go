@@ -70,22 +70,32 @@ func (t token) compact() string {
 // packToken splits a compact JWS into decoded segments when that round-trips
 // exactly; otherwise the token is kept verbatim.
 func packToken(s string) token {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || strings.ContainsAny(s, "\r\n") {
+	h, rest, ok1 := strings.Cut(s, ".")
+	p, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || h == "" || p == "" || strings.IndexByte(sig, '.') >= 0 || strings.ContainsAny(s, "\r\n") {
 		return token{raw: s}
 	}
 	// Strict decoding accepts only the canonical encoding (zero trailing
 	// bits), and there are no line breaks for it to skip, so the segments
-	// re-encode to s exactly without encoding them to check.
+	// re-encode to s exactly without encoding them to check. All three
+	// decode into one buffer that the segments share.
 	enc := base64.RawURLEncoding.Strict()
+	buf := make([]byte, enc.DecodedLen(len(h))+enc.DecodedLen(len(p))+enc.DecodedLen(len(sig)))
 	var t token
-	for i, p := range parts {
-		b, err := enc.DecodeString(p)
+	var ends [3]int
+	off := 0
+	for i, part := range [3]string{h, p, sig} {
+		// Decode only reads the segment.
+		n, err := enc.Decode(buf[off:], unsafe.Slice(unsafe.StringData(part), len(part)))
 		if err != nil {
 			return token{raw: s}
 		}
-		t.seg[i] = string(b)
+		off += n
+		ends[i] = off
 	}
+	// buf is never written again: the segments may share it.
+	all := unsafe.String(unsafe.SliceData(buf), off)
+	t.seg = [3]string{all[:ends[0]], all[ends[0]:ends[1]], all[ends[1]:ends[2]]}
 	return t
 }
 
