@@ -276,6 +276,9 @@ func (p *page) appCookies() map[string]*network.Cookie {
 	return out
 }
 
+// clientID is the app's client at node-oidc-provider (scripts/e2e.sh).
+const clientID = "oidcauth-e2e"
+
 // appCookie is the example app's session cookie name (oidcauth's default);
 // sign-in transactions are appCookie+"_tx.<id>".
 const appCookie = "oidcauth"
@@ -353,10 +356,42 @@ type providerRequest struct {
 	HasCode         bool   `json:"has_code"`
 	HasCodeVerifier bool   `json:"has_code_verifier"`
 	HasRefreshToken bool   `json:"has_refresh_token"`
+	// Fingerprints (the start of a SHA-256) of the refresh token the
+	// request presented and of the one the provider answered with.
+	RefreshToken       string `json:"refresh_token_fingerprint"`
+	IssuedRefreshToken string `json:"issued_refresh_token_fingerprint"`
+
+	// Back-channel logouts the provider sent ("backchannel-logouts").
+	Sub       string `json:"sub"`
+	SID       string `json:"sid"`
+	Delivered bool   `json:"delivered"`
+	Error     string `json:"error"`
+}
+
+// resources is the resource parameter as the provider recorded it: one
+// value, several, or none.
+func (r providerRequest) resources() []string { return stringOrList(r.Resource) }
+
+// stringOrList reads a decoded JSON value that is one string or an array
+// of strings (a repeated parameter, a JWT's aud).
+func stringOrList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
 }
 
 // received answers the requests of one kind ("authorizations",
-// "end-sessions", "tokens") the provider has had so far, oldest first.
+// "end-sessions", "tokens", "backchannel-logouts") the provider has had (or
+// sent) so far, oldest first.
 func received(t *testing.T, kind string) []providerRequest {
 	t.Helper()
 	res, err := http.Get(env.debugURL + "/" + kind)
