@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,13 +126,15 @@ type page struct {
 
 	mu        sync.Mutex
 	documents []document // every page the tab loaded, in order
+	redirects []document // every redirect on the way to those pages, in order
 	outside   []string   // requests that left this machine (there must be none)
 }
 
-// document is one page load's final response.
+// document is one page load's final response, or one redirect on the way.
 type document struct {
-	url    string
-	status int64
+	url      string
+	status   int64
+	location string // a redirect's Location
 }
 
 // newPage opens a tab in a browser context of its own (an empty cookie
@@ -186,6 +189,12 @@ func (p *page) observe(ev any) {
 			p.outside = append(p.outside, u.Scheme+"://"+u.Host)
 			p.mu.Unlock()
 		}
+		if r := e.RedirectResponse; r != nil && e.Type == network.ResourceTypeDocument {
+			location, _ := r.Headers["Location"].(string)
+			p.mu.Lock()
+			p.redirects = append(p.redirects, document{url: r.URL, status: r.Status, location: location})
+			p.mu.Unlock()
+		}
 	case *network.EventResponseReceived:
 		if e.Type == network.ResourceTypeDocument {
 			p.mu.Lock()
@@ -206,6 +215,22 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (p *page) goTo(path string) {
 	p.t.Helper()
 	p.do("opening "+path, chromedp.Navigate(p.app+path))
+}
+
+// visited answers the page loads and the redirects since the first n
+// loads and m redirects, as in p.documents and p.redirects.
+func (p *page) visited(n, m int) (documents, redirects []document) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.documents[n:]), slices.Clone(p.redirects[m:])
+}
+
+// history answers how many page loads and redirects the tab has seen, for
+// visited.
+func (p *page) history() (int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.documents), len(p.redirects)
 }
 
 // waitFor waits until the element is visible: the page it belongs to has
