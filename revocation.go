@@ -22,7 +22,9 @@ type Revocation struct {
 	// back-channel logout token without sid asks.
 	Subject string
 	// At is the cut-off: sessions signed in at or before At are refused;
-	// a sign-in after it starts a new, valid session.
+	// a sign-in after it starts a new, valid session. Sessions record their
+	// sign-in to the second, so one signed in during At's second counts as
+	// before it (refused: the safe side of the ambiguity).
 	At time.Time
 	// Until is when the record may be forgotten: by then every session it
 	// could match has expired anyway (At + Config.SessionMaxAge).
