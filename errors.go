@@ -64,6 +64,10 @@ var (
 	// ErrInternal: a fault on our side (randomness, encoding, a session
 	// store). Answered with 500.
 	ErrInternal = errors.New("oidcauth: internal error")
+	// ErrUnknownProvider: the sign-in named a provider that is not
+	// configured, or none while the app has no default (no Issuer and
+	// several [Config.OAuth2Providers]). Answered with 400.
+	ErrUnknownProvider = errors.New("oidcauth: unknown sign-in provider")
 )
 
 // ProviderError is an OAuth 2.0 error the provider returned, either in the
@@ -152,6 +156,7 @@ var errorStatuses = []struct {
 	{ErrNoRefreshToken, http.StatusUnauthorized, "Your sign-in has expired. Please sign in again."},
 	{ErrSessionTooLarge, http.StatusInternalServerError, "Your session could not be saved."},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed."},
+	{ErrUnknownProvider, http.StatusBadRequest, "This sign-in option is not available."},
 }
 
 // ErrorStatus returns the HTTP status the default error handler uses for

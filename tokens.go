@@ -85,6 +85,9 @@ func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, err
 		return nil, err
 	}
 	s := a.session(nil, r)
+	if s != nil && s.provider != "" {
+		return a.fetchOAuth2User(r.Context(), s, tok)
+	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
 		return nil, err
@@ -117,6 +120,9 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	if s == nil {
 		return "", fail(ErrNotSignedIn, nil)
 	}
+	if s.provider != "" && key.kind != keySession {
+		return "", fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
+	}
 	now := a.cfg.Now().Unix()
 	st := a.tokens.lookup(s.id)
 	stale := st.catchUp(s)
@@ -147,12 +153,8 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	if s.refreshToken == "" {
 		return "", errors.Join(fail(ErrNoRefreshToken, nil), a.saveCaughtUp(w, r, s, stale))
 	}
-	m, err := a.discovery.get(r.Context())
-	if err != nil {
-		return "", errors.Join(err, a.saveCaughtUp(w, r, s, stale))
-	}
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	m, resp, err := a.refresh(ctx, s, params)
 	if err != nil {
 		var pe *ProviderError
 		if errors.As(err, &pe) && pe.Code == "invalid_grant" {
