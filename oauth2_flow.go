@@ -236,6 +236,12 @@ func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*met
 		}
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
 		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
+		var pe *ProviderError
+		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
+			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
+			// refresh token is dead, and so is the session.
+			pe.Code = "invalid_grant"
+		}
 		return nil, resp, err
 	}
 	m, err := a.discovery.get(ctx)

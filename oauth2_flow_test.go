@@ -240,6 +240,7 @@ func TestOAuth2Misbehaviour(t *testing.T) {
 		{"profile without id", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: `{"login":"octo","name":"Octo"}`}, http.StatusBadGateway, ErrUserInfo},
 		{"profile with an empty id", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: `{"id":""}`}, http.StatusBadGateway, ErrUserInfo},
 		{"profile not an object", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: `["id"]`}, http.StatusBadGateway, ErrUserInfo},
+		{"profile not JSON", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: `<html>Rate limited</html>`}, http.StatusBadGateway, ErrUserInfo},
 		{"profile over 16 KiB", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: big}, http.StatusBadGateway, ErrUserInfo},
 		{"profile over 1 MiB", "", oidcauthtest.OAuth2Misbehavior{ProfileBody: huge}, http.StatusBadGateway, ErrUserInfo},
 		{"profile endpoint fails", "", oidcauthtest.OAuth2Misbehavior{ProfileStatus: 500}, http.StatusBadGateway, ErrUserInfo},
@@ -424,6 +425,13 @@ func TestOAuth2AccessTokenRefresh(t *testing.T) {
 	f.get("/token")
 	if lastErr != nil || len(tokens) != 4 {
 		t.Fatalf("second refresh: %v", lastErr)
+	}
+	// GitHub's bad_refresh_token ends the session like invalid_grant.
+	gh.srv.Misbehave(oidcauthtest.OAuth2Misbehavior{TokenError: "bad_refresh_token"})
+	f.clock.Advance(8 * time.Hour)
+	f.get("/token")
+	if !errors.Is(lastErr, ErrNotSignedIn) || f.signedIn() {
+		t.Errorf("a dead refresh token left the session: %v", lastErr)
 	}
 }
 
