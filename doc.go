@@ -32,7 +32,17 @@
 // retried with backoff while it is down (sign-in answers 503 meanwhile) and
 // its last good metadata is kept.
 //
-// For tests, package oidcauthtest runs an OpenID Provider in-process.
+// Plain OAuth 2.0 providers ("Sign in with GitHub"), which have no ID token
+// and no discovery, are listed in [Config.OAuth2Providers] with the fields
+// of Logto's OAuth2 connector ([ParseOAuth2Provider] loads its JSON), beside
+// the OpenID Connect provider or instead of it. Users choose one with
+// /sign-in?provider=<name>; each has its own callback, and a response that
+// arrives at another provider's callback is refused (mix-up defence). Their
+// users carry [User.Provider] and the provider's authorization endpoint as
+// [User.Issuer]; (Issuer, Subject) identifies a user.
+//
+// For tests, package oidcauthtest runs an OpenID Provider in-process, and a
+// GitHub-like OAuth 2.0 provider.
 //
 // # Security
 //
