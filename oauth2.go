@@ -151,7 +151,7 @@ var reservedOAuth2Params = []string{
 	"grant_type", "refresh_token", "nonce", "request", "request_uri",
 }
 
-// normalizeOAuth2 applies defaults to p and checks it; redirect is
+// normalize applies defaults to p and checks it; redirect is
 // Config.RedirectURL (already checked), allowHTTP Config.InsecureAllowHTTP.
 func (p *OAuth2Provider) normalize(redirect string, allowHTTP bool) []error {
 	var errs []error

@@ -516,3 +516,20 @@ func TestOAuth2OnSignInKeepsIdentity(t *testing.T) {
 		t.Error("signed in with a rewritten subject")
 	}
 }
+
+// TestOAuth2LargeProfileFits: a profile near the 16 KiB limit still fits
+// the session's cookies, so the limit refuses before cookies would.
+func TestOAuth2LargeProfileFits(t *testing.T) {
+	gh := github()
+	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
+	// Random-looking text, as a profile's URLs and hashes are: it does not
+	// compress, so it costs cookie space in full.
+	pad := strings.Repeat(randomString(), (maxProfileBytes-512)/43)
+	gh.srv.SetProfile(map[string]any{"id": 583231, "name": "Octo Dev", "bio": pad})
+	resp := f.get(f.startAt("/sign-in?provider=github").String())
+	wantStatus(t, resp, http.StatusSeeOther)
+	var bio struct{ Bio string }
+	if err := f.user().Claims(&bio); err != nil || bio.Bio != pad {
+		t.Errorf("the large profile did not survive the cookies: %v", err)
+	}
+}
