@@ -322,6 +322,10 @@ func TestTokenResponseFormats(t *testing.T) {
 				if tc.wantCode != "" && (!errors.As(err, &pe) || pe.Code != tc.wantCode) {
 					t.Errorf("provider error %v, want code %s", err, tc.wantCode)
 				}
+				// A format mismatch says so, for whoever reads the log.
+				if strings.Contains(tc.name, "configured") && !strings.Contains(err.Error(), "tokenEndpointResponseType is "+tc.format) {
+					t.Errorf("error %q does not name the configured format", err)
+				}
 				for _, secret := range []string{"gho_", "ya29", "incorrect or expired", "Bad gateway"} {
 					if strings.Contains(err.Error(), secret) {
 						t.Errorf("error text carries the response body: %v", err)
