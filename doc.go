@@ -39,6 +39,17 @@
 //
 //	cfg, err := oidcauth.ConfigFromEnv(os.Getenv)
 //
+// # Plain OAuth 2.0 providers
+//
+// Plain OAuth 2.0 providers ("Sign in with GitHub"), which have no ID token
+// and no discovery, are listed in [Config.OAuth2Providers] with the fields
+// of Logto's OAuth2 connector ([ParseOAuth2Provider] loads its JSON), beside
+// the OpenID Connect provider or instead of it. Users choose one with
+// /sign-in?provider=<name>; each has its own callback, and a response that
+// arrives at another provider's callback is refused (mix-up defence). Their
+// users carry [User.Provider] and the provider's authorization endpoint as
+// [User.Issuer]; (Issuer, Subject) identifies a user.
+//
 // # Routers and frameworks
 //
 // The handlers are http.Handlers and the middleware has the standard shape
@@ -76,9 +87,10 @@
 // sign_in_failed (with a "reason" such as invalid_state, code_rejected or
 // access_denied, see [ErrorReason]), sign_out, sign_out_failed,
 // refresh, refresh_failed, back_channel_logout,
-// back_channel_logout_failed and forbidden. Users appear as their subject and issuer only. No token,
-// authorization code, secret or cookie value is ever logged: the values
-// that hold tokens print as "[token redacted]" in String and LogValue.
+// back_channel_logout_failed and forbidden. Users appear as their subject
+// and issuer only. No token, authorization code, secret or cookie value is
+// ever logged: the values that hold tokens print as "[token redacted]" in
+// String and LogValue.
 //
 // Failures wrap one of the Err* sentinels; [Config.ErrorHandler] replaces
 // the default error page (a short fixed, escaped phrase, with headings and
@@ -91,7 +103,7 @@
 // Package oidcauthtest runs an OpenID Provider in-process, so an app's
 // tests sign in for real with no network; its User.Extra adds claims such
 // as roles and organizations, and Misbehave breaks one protocol rule at a
-// time.
+// time. It also runs a GitHub-like OAuth 2.0 provider.
 //
 // # Security
 //

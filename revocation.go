@@ -205,8 +205,15 @@ func (m *MemoryRevocations) count() {
 }
 
 // revoked reports whether s is revoked in the configured store.
+// Back-channel logout speaks for the OpenID provider only, so its sid and
+// subject revocations never match a session of a plain OAuth 2.0 provider,
+// whose user ids live in another namespace.
 func (a *Auth) revoked(s *session) bool {
-	return a.cfg.Revocations.IsRevoked(s.id, s.sid, s.user.Subject, time.Unix(s.created, 0))
+	sid, sub := s.sid, s.user.Subject
+	if s.provider != "" {
+		sid, sub = "", ""
+	}
+	return a.cfg.Revocations.IsRevoked(s.id, sid, sub, time.Unix(s.created, 0))
 }
 
 // revoke records r (its Until set from the session lifetime) and forgets
