@@ -21,3 +21,6 @@ go test -race -count=1 ./...
 echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
 echo "benchmarks ran"
+
+echo "== fuzzing (bounded: scripts/fuzz.sh)"
+./scripts/fuzz.sh
