@@ -170,7 +170,10 @@ func TestHostileProvider(t *testing.T) {
 			return f.get(withQuery(cb, func(q url.Values) { q.Set("error", "access_denied") }))
 		}, status: 400, calls: nothing},
 	} {
-		t.Run(tc.name, func(t *testing.T) { runHostile(t, tc) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own provider, app and clock
+			runHostile(t, tc)
+		})
 	}
 }
 
