@@ -8,15 +8,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${FUZZTIME:-8s}
-targets=$(go test -list '^Fuzz' . | grep '^Fuzz')
-for target in $targets; do
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for target in $(go test -list '^Fuzz' . | grep '^Fuzz'); do
 	echo "== fuzz $target ($fuzztime)"
-	if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" . >/tmp/fuzz-$$.log 2>&1; then
-		cat /tmp/fuzz-$$.log
-		rm -f /tmp/fuzz-$$.log
-		echo "fuzz $target failed; the input is in testdata/fuzz/$target/"
-		exit 1
+	if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" . >"$log" 2>&1; then
+		tail -n 1 "$log"
+		continue
 	fi
-	tail -n 1 /tmp/fuzz-$$.log
+	# Go before 1.27 can report "context deadline exceeded" when -fuzztime
+	# ends while a worker is busy (Go issue 75804), with no input found. A
+	# real finding always writes its input; anything else fails too.
+	if ! grep -q 'Failing input written to' "$log" && grep -q 'context deadline exceeded' "$log" &&
+		[ "$(grep -c -e '_test.go:[0-9]' -e 'panic:' "$log")" = 0 ]; then
+		echo "fuzz $target: stopped at the time limit with no finding (toolchain deadline race); not a failure"
+		continue
+	fi
+	cat "$log"
+	echo "fuzz $target failed; any failing input is in testdata/fuzz/$target/"
+	exit 1
 done
-rm -f /tmp/fuzz-$$.log
