@@ -58,6 +58,8 @@ type hostileCase struct {
 	// browser follows it as is.
 	visit  func(f *flow, cb *url.URL) *http.Response
 	status int
+	// pendingKept: the failure leaves this browser's real sign-in pending.
+	pendingKept bool
 	// calls is how many requests each endpoint got from the case's
 	// callback (or, when sign-in itself fails, from the sign-in): every
 	// endpoint not listed must get none, which proves that nothing was
@@ -122,7 +124,10 @@ func TestHostileProvider(t *testing.T) {
 		{name: "expired", m: claims(func(c map[string]any) { c["exp"] = time.Now().Add(-2 * time.Minute).Unix() }), status: 502, calls: tokenOnly},
 		{name: "missing exp", m: claims(func(c map[string]any) { delete(c, "exp") }), status: 502, calls: tokenOnly},
 		{name: "missing iat", m: claims(func(c map[string]any) { delete(c, "iat") }), status: 502, calls: tokenOnly},
+		{name: "iat in the future", m: claims(func(c map[string]any) { c["iat"] = time.Now().Add(10 * time.Minute).Unix() }), status: 502, calls: tokenOnly},
+		{name: "iat before the sign-in began", m: claims(func(c map[string]any) { c["iat"] = time.Now().Add(-time.Hour).Unix() }), status: 502, calls: tokenOnly},
 		{name: "missing sub", m: claims(func(c map[string]any) { delete(c, "sub") }), status: 502, calls: tokenOnly},
+		{name: "sub over 255 characters", m: claims(func(c map[string]any) { c["sub"] = strings.Repeat("a", 256) }), status: 502, calls: tokenOnly},
 		{name: "missing nonce", m: claims(func(c map[string]any) { delete(c, "nonce") }), status: 502, calls: tokenOnly},
 		{name: "wrong nonce", m: claims(func(c map[string]any) { c["nonce"] = "other" }), status: 502, calls: tokenOnly},
 		{name: "wrong at_hash", m: oidcauthtest.Misbehavior{WrongAtHash: true}, status: 502, calls: tokenOnly},
@@ -130,7 +135,8 @@ func TestHostileProvider(t *testing.T) {
 
 		// The token endpoint.
 		{name: "token endpoint 400", m: oidcauthtest.Misbehavior{TokenStatus: 400}, status: 400, calls: tokenOnly},
-		{name: "token endpoint 401", m: oidcauthtest.Misbehavior{TokenStatus: 401}, status: 502, calls: tokenOnly},
+		{name: "token endpoint 401, a secret in its text", m: oidcauthtest.Misbehavior{TokenStatus: 401,
+			TokenBody: `{"error":"invalid_client","error_description":"secret s3cr3t-client-value wrong"}`}, status: 502, calls: tokenOnly},
 		{name: "token endpoint 500", m: oidcauthtest.Misbehavior{TokenStatus: 500, TokenBody: "oops"}, status: 502, calls: tokenOnly},
 		{name: "token endpoint HTML", m: oidcauthtest.Misbehavior{TokenStatus: 200, TokenBody: "<html>hello</html>", TokenContentType: "text/html"}, status: 502, calls: tokenOnly},
 		{name: "token endpoint slow", m: oidcauthtest.Misbehavior{TokenDelay: 5 * time.Second}, cfg: func(c *Config) {
@@ -139,10 +145,14 @@ func TestHostileProvider(t *testing.T) {
 
 		// Userinfo and discovery.
 		{name: "userinfo for another subject", m: oidcauthtest.Misbehavior{UserInfoSubject: "someone-else"}, status: 502, calls: signedIn},
+		{name: "userinfo failing", m: oidcauthtest.Misbehavior{UserInfoStatus: 500}, status: 502, calls: signedIn},
 		{name: "discovery names another issuer", m: oidcauthtest.Misbehavior{DiscoveryIssuer: "https://evil.example"}, cold: true, status: 503,
 			calls: map[string]int{"discovery": 1}},
 
 		// The authorization response (RFC 9207, RFC 6749 §4.1.2).
+		{name: "authorization error access_denied", m: oidcauthtest.Misbehavior{AuthorizeError: "access_denied"}, status: 403, calls: nothing},
+		{name: "authorization error server_error", m: oidcauthtest.Misbehavior{AuthorizeError: "server_error"}, status: 502, calls: nothing},
+		{name: "authorization error temporarily_unavailable", m: oidcauthtest.Misbehavior{AuthorizeError: "temporarily_unavailable"}, status: 503, calls: nothing},
 		{name: "iss parameter wrong", m: oidcauthtest.Misbehavior{IssParameter: "https://evil.example"}, status: 400, calls: nothing},
 		{name: "iss parameter missing while advertised", m: oidcauthtest.Misbehavior{OmitIssParameter: true}, status: 400, calls: nothing},
 		{name: "iss parameter missing, not advertised", cold: true, m: oidcauthtest.Misbehavior{OmitIssParameter: true,
@@ -153,10 +163,10 @@ func TestHostileProvider(t *testing.T) {
 			calls: map[string]int{"discovery": 1, "authorize": 1}},
 		{name: "state missing", visit: func(f *flow, cb *url.URL) *http.Response {
 			return f.get(withQuery(cb, func(q url.Values) { q.Del("state") }))
-		}, status: 400, calls: nothing},
+		}, status: 400, pendingKept: true, calls: nothing},
 		{name: "state wrong", visit: func(f *flow, cb *url.URL) *http.Response {
 			return f.get(withQuery(cb, func(q url.Values) { q.Set("state", strings.Repeat("A", 43)) }))
-		}, status: 400, calls: nothing},
+		}, status: 400, pendingKept: true, calls: nothing},
 		{name: "state replayed", visit: func(f *flow, cb *url.URL) *http.Response {
 			wantStatus(f.t, f.get(cb.String()), http.StatusSeeOther) // the real use
 			f.freshBrowserKeepingTransactions()
@@ -209,12 +219,13 @@ func runHostile(t *testing.T, tc hostileCase) {
 	f.idp.Misbehave(tc.m)
 	before := f.calls()
 	resp := f.get("/sign-in")
+	cb := &url.URL{}
 	if resp.StatusCode == http.StatusSeeOther {
 		resp = f.get(location(t, resp).String())
 		if resp.StatusCode != http.StatusFound {
 			t.Fatalf("provider authorize: status %d", resp.StatusCode)
 		}
-		cb := location(t, resp)
+		cb = location(t, resp)
 		if !tc.cold {
 			before = f.calls() // from the callback on
 		}
@@ -240,7 +251,13 @@ func runHostile(t *testing.T, tc hostileCase) {
 		return
 	}
 	f.wantNoSession(t, resp)
-	if page := body(t, resp); strings.Contains(page, "evil.example") || strings.Contains(page, "oops") || strings.Contains(page, "hello") {
-		t.Errorf("error page repeats the provider's text:\n%s", page)
+	if tc.pendingKept {
+		// A forged callback must not cancel the real sign-in in progress.
+		if f.txCookies() != 1 {
+			t.Fatalf("%d pending sign-ins, want the genuine one kept", f.txCookies())
+		}
+		wantStatus(t, f.get(cb.String()), http.StatusSeeOther)
+		return
 	}
+	f.assertFailedCleanly(t, resp, body(t, resp), cb)
 }
