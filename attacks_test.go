@@ -59,7 +59,10 @@ func TestSessionCookieForgeries(t *testing.T) {
 		t.Fatal("the genuine cookie does not open")
 	}
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range len(good) {
+	for i := 0; i < len(good); i++ {
+		if i > 48 && i < len(good)-4 && i%7 != 0 {
+			continue // every character of the header, then a sample of the body
+		}
 		b := []byte(good)
 		b[i] = alphabet[(strings.IndexByte(alphabet, b[i])+1)%len(alphabet)]
 		// The last character carries spare bits that base64 decoding
