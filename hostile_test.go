@@ -100,6 +100,8 @@ func TestHostileProvider(t *testing.T) {
 		{name: "kid absent, one key", m: oidcauthtest.Misbehavior{OmitKeyID: true}, status: 303, calls: signedIn},
 		{name: "kid absent, several keys", m: oidcauthtest.Misbehavior{OmitKeyID: true}, setup: rotate, status: 303,
 			calls: map[string]int{"token": 1, "userinfo": 1, "jwks": 1}},
+		{name: "kid absent, signed by a key nobody publishes", m: oidcauthtest.Misbehavior{OmitKeyID: true, SignWithUnknownKey: true}, status: 502,
+			calls: map[string]int{"token": 1, "jwks": 1}},
 		{name: "signing key rotated between sign-ins", setup: rotate, status: 303,
 			calls: map[string]int{"token": 1, "userinfo": 1, "jwks": 1}},
 		{name: "JWKS with an unparseable extra key", cold: true, m: oidcauthtest.Misbehavior{JWKSExtraKeys: []map[string]any{
@@ -154,6 +156,7 @@ func TestHostileProvider(t *testing.T) {
 		{name: "authorization error server_error", m: oidcauthtest.Misbehavior{AuthorizeError: "server_error"}, status: 502, calls: nothing},
 		{name: "authorization error temporarily_unavailable", m: oidcauthtest.Misbehavior{AuthorizeError: "temporarily_unavailable"}, status: 503, calls: nothing},
 		{name: "iss parameter wrong", m: oidcauthtest.Misbehavior{IssParameter: "https://evil.example"}, status: 400, calls: nothing},
+		{name: "authorization error from another issuer", m: oidcauthtest.Misbehavior{AuthorizeError: "access_denied", IssParameter: "https://evil.example"}, status: 400, calls: nothing},
 		{name: "iss parameter missing while advertised", m: oidcauthtest.Misbehavior{OmitIssParameter: true}, status: 400, calls: nothing},
 		{name: "iss parameter missing, not advertised", cold: true, m: oidcauthtest.Misbehavior{OmitIssParameter: true,
 			DiscoveryFields: map[string]any{"authorization_response_iss_parameter_supported": nil}}, status: 303,
