@@ -58,7 +58,7 @@ func TestMisbehaviorKeysAndDelays(t *testing.T) {
 	if _, err := short.Get(c.p.Issuer() + "/jwks"); err == nil {
 		t.Error("Delay: the JWKS answered at once")
 	}
-	if resp, err := short.Get(c.p.Issuer() + "/.well-known/openid-configuration"); err != nil {
+	if resp, err := c.http.Get(c.p.Issuer() + "/.well-known/openid-configuration"); err != nil {
 		t.Errorf("Delay on jwks held discovery too: %v", err)
 	} else {
 		resp.Body.Close()
