@@ -24,6 +24,9 @@ echo "benchmarks ran"
 ./scripts/examples.sh
 ./scripts/lint.sh
 
+echo "== fuzzing (bounded: scripts/fuzz.sh)"
+./scripts/fuzz.sh
+
 echo "== stores/redis against real redis-server (scripts/redis-tests.sh)"
 ./scripts/redis-tests.sh
 
