@@ -109,8 +109,8 @@ func TestOAuth2FakeAnswersLikeGitHub(t *testing.T) {
 	if _, body = redeem(code, ""); !strings.Contains(body, "error=bad_verification_code") {
 		t.Errorf("a code redeemed twice: %s", body)
 	}
-	if resp, body = redeem(authorizeCode(t, p), "application/json"); !strings.Contains(body, `"access_token":"gho_`) {
-		t.Errorf("JSON answer: %s", body)
+	if resp, body = redeem(authorizeCode(t, p), "application/json"); !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"access_token":"gho_`) {
+		t.Errorf("JSON answer: %s %s", resp.Header.Get("Content-Type"), body)
 	}
 	req, _ := http.NewRequest("GET", p.UserInfoEndpoint(), nil)
 	req.Header.Set("Authorization", "Bearer "+v.Get("access_token"))
