@@ -137,9 +137,16 @@
 //     Referer on the app's origin), and a request another site made gets a
 //     confirmation page instead, so no cross-site link or form signs a user
 //     out silently; nor can a failed sign-in that another site started.
+//   - Sign-out and back-channel logout (checked per Back-Channel Logout
+//     1.0 §2.6, replayed tokens refused) revoke sessions in
+//     [Config.Revocations], which RequireAuth consults in memory on every
+//     request, so a copied cookie is refused afterwards.
+//   - Refresh never spends a rotated refresh token twice; a refreshed ID
+//     token must name the same subject.
 //   - Every call to the provider has a timeout (10 s), a 1 MiB response
 //     limit, and follows no redirects; every endpoint that discovery names
-//     must meet the issuer's https rule.
+//     must meet the issuer's https rule. A token naming an unknown signing
+//     key refetches the JWKS at most once a minute.
 //   - Error pages show a short fixed phrase; logs carry event names and
 //     error classes, never a token, code, secret or cookie value.
 //
@@ -148,8 +155,8 @@
 // against CSRF, and set Cache-Control on pages with personal data that
 // RequireAuth does not guard.
 //
-// Cookie sessions are stateless: sign-out clears the browser's cookie, but a
-// copy taken before stays valid until SessionIdleTimeout or SessionMaxAge
-// ends it. Where that matters, keep sessions server-side with
-// [Config.Store], whose record sign-out deletes.
+// Revocations live in one process's memory by default: with several
+// instances, share them through Redis (the stores/redis module), or a
+// sign-out on one instance does not hold on the others. SECURITY.md in the
+// repository has the whole list, with the tests that prove each point.
 package oidcauth
