@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each native fuzz target of the package for a bounded time
-# (FUZZTIME, default 8s; six targets, under a minute in all). When the
+# (FUZZTIME, default 8s; nine targets, about a minute and a half in all). When the
 # fuzzer finds a failing input it writes it to testdata/fuzz/<Target>/ and
 # this script fails: fix the bug, then commit that file, which `go test`
 # replays from then on as a regression case.
