@@ -22,7 +22,8 @@ type Auth struct {
 	callbackPath  string
 	touchEvery    int64 // seconds between rolling re-issues of the session
 	tokens        tokenTable
-	verified      *verifiedCache // cookies already opened; nil with a Store
+	verified      *verifiedCache  // cookies already opened; nil with a Store
+	oauth2        []*oauth2Client // Config.OAuth2Providers, checked
 	// resourceParams are the RFC 8707 resource parameters of every
 	// authorization request, encoded once.
 	resourceParams string
@@ -55,6 +56,7 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.Store == nil {
 		a.verified = newVerifiedCache()
 	}
+	a.oauth2 = newOAuth2Clients(&a.cfg)
 	resources := slices.Clone(cfg.Resources)
 	if slices.Contains(cfg.Scopes, OrganizationsScope) && !slices.Contains(resources, organizationsResource) {
 		resources = append(resources, organizationsResource)
@@ -78,6 +80,9 @@ func New(cfg Config) (*Auth, error) {
 // Discover fetches the provider's metadata now instead of on first use, for
 // a readiness check or to warm up at start. It is optional.
 func (a *Auth) Discover(ctx context.Context) error {
+	if a.cfg.Issuer == "" {
+		return nil // plain OAuth 2.0 providers have nothing to discover
+	}
 	_, err := a.discovery.get(ctx)
 	return err
 }
@@ -95,15 +100,22 @@ func (a *Auth) Handler() http.Handler {
 }
 
 // Mount registers the sign-in handler at [Config.SignInPath], the callback
-// at RedirectURL's path, the sign-out handler at [Config.SignOutPath] and
-// the back-channel logout handler at [Config.BackChannelLogoutPath] on mux.
+// at RedirectURL's path (when there is an Issuer), each OAuth 2.0
+// provider's callback at its RedirectURL's path, the sign-out handler at
+// [Config.SignOutPath] and (with an Issuer) the back-channel logout
+// handler at [Config.BackChannelLogoutPath] on mux.
 func (a *Auth) Mount(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
-	mux.Handle(a.callbackPath, a.CallbackHandler())
+	if a.cfg.Issuer != "" {
+		mux.Handle(a.callbackPath, a.CallbackHandler())
+	}
+	a.mountOAuth2(mux)
 	mux.Handle(a.cfg.SignOutPath, a.SignOutHandler())
-	mux.Handle(a.cfg.BackChannelLogoutPath, a.BackChannelLogoutHandler())
+	if a.cfg.Issuer != "" {
+		mux.Handle(a.cfg.BackChannelLogoutPath, a.BackChannelLogoutHandler())
+	}
 }
 
 // IsAuthenticated reports whether r carries a valid, unexpired session.

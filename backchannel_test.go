@@ -274,3 +274,29 @@ func newJar() *cookiejar.Jar {
 	j, _ := cookiejar.New(nil)
 	return j
 }
+
+// A back-channel logout speaks for the OpenID provider: a subject it names
+// never ends the session of a plain OAuth 2.0 user with the same id.
+func TestBackChannelLogoutLeavesOAuth2Sessions(t *testing.T) {
+	gh := github()
+	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
+	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
+	sub := f.user().Subject
+	wantStatus(t, f.postLogout(f.logoutToken(oidcauthtest.LogoutTokenOptions{Subject: sub})), http.StatusOK)
+	if !f.signedIn() {
+		t.Error("an OIDC logout token for the same id ended a GitHub session")
+	}
+}
+
+// An app with only plain OAuth 2.0 providers has no back-channel endpoint.
+func TestNoBackChannelWithoutIssuer(t *testing.T) {
+	for _, oidc := range []bool{true, false} {
+		f := newOAuth2Flow(t, oidc, []*fake{github()}, nil)
+		mux := http.NewServeMux()
+		f.auth.Mount(mux)
+		_, pattern := mux.Handler(mustRequest(t, "POST", f.app.URL+"/backchannel-logout"))
+		if mounted := pattern != ""; mounted != oidc {
+			t.Errorf("with an OpenID provider %v, back-channel logout mounted %v", oidc, mounted)
+		}
+	}
+}

@@ -21,10 +21,11 @@ import (
 type Config struct {
 	// Issuer is the provider's issuer URL, exactly as its discovery document
 	// states it. For Logto it is the "Issuer endpoint" of the application,
-	// ending in /oidc (https://<tenant>.logto.app/oidc). Required; https
-	// unless the host is a loopback address (or InsecureAllowHTTP is set).
+	// ending in /oidc (https://<tenant>.logto.app/oidc). Required unless
+	// OAuth2Providers lists a provider; https unless the host is a loopback
+	// address (or InsecureAllowHTTP is set).
 	Issuer string
-	// ClientID is the client (Logto: "App ID"). Required.
+	// ClientID is the client (Logto: "App ID"). Required with Issuer.
 	ClientID string
 	// ClientSecret is the client secret (Logto: "App secret"). Empty means a
 	// public client, which then relies on PKCE alone.
@@ -61,6 +62,11 @@ type Config struct {
 	// URIs without a fragment. With [OrganizationsScope] in Scopes, Logto's
 	// organizations resource is requested too, as Logto's SDKs do.
 	Resources []string
+	// OAuth2Providers are plain OAuth 2.0 providers (GitHub and the like)
+	// offered beside the OpenID Connect provider, or instead of it when
+	// Issuer is empty. Each has its own callback path; users choose one
+	// with /sign-in?provider=<name>. See [OAuth2Provider].
+	OAuth2Providers []OAuth2Provider
 	// FetchUserInfo makes the callback call the userinfo endpoint and merge
 	// its claims into the user (the subject must match the ID token's).
 	FetchUserInfo bool
@@ -157,13 +163,15 @@ func (c *Config) normalize() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("oidcauth: "+format, args...)) }
 
 	if c.Issuer == "" {
-		bad("Issuer is required (for Logto: https://<tenant>.logto.app/oidc)")
+		if len(c.OAuth2Providers) == 0 {
+			bad("Issuer is required (for Logto: https://<tenant>.logto.app/oidc), or OAuth2Providers")
+		}
 	} else if u, err := checkURL(c.Issuer, c.InsecureAllowHTTP); err != nil {
 		bad("Issuer %v", err)
 	} else if strings.HasSuffix(u.Hostname(), ".logto.app") && strings.TrimSuffix(u.Path, "/") != "/oidc" {
 		bad("Issuer for Logto ends in /oidc (https://%s/oidc)", u.Host)
 	}
-	if c.ClientID == "" {
+	if c.ClientID == "" && c.Issuer != "" {
 		bad("ClientID is required (Logto: App ID)")
 	}
 	if c.RedirectURL == "" {
@@ -252,6 +260,7 @@ func (c *Config) normalize() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	errs = append(errs, c.normalizeOAuth2()...)
 	c.HTTPClient = limitedClient(c.HTTPClient)
 	c.AuthParams = cloneMap(c.AuthParams)
 	c.SessionKeys = slices.Clone(c.SessionKeys)

@@ -24,14 +24,23 @@ type User struct {
 	Picture string
 	// Username is Logto's username claim, or preferred_username.
 	Username string
-	// Issuer is the provider that signed the user in.
+	// Phone is the phone number: a plain OAuth 2.0 provider's mapped
+	// phone field (ProfileMap.Phone), or the phone_number claim.
+	Phone string
+	// Issuer is the provider that signed the user in: the OpenID Connect
+	// issuer, or a plain OAuth 2.0 provider's authorization endpoint.
+	// Issuer and Subject together identify a user (OIDC Core §5.7); an
+	// e-mail address alone never does.
 	Issuer string
+	// Provider is the name of the [OAuth2Provider] that signed the user
+	// in, or "" for the OpenID Connect provider.
+	Provider string
 
 	claims string // raw JSON object of every claim
 }
 
 // Claims decodes all the user's claims (the ID token's, merged with
-// userinfo's when fetched) into v, like go-oidc's IDToken.Claims. Use it
+// userinfo's when fetched; a plain OAuth 2.0 provider's raw profile) into v, like go-oidc's IDToken.Claims. Use it
 // for claims without a typed field, such as Logto's "roles" or
 // "organizations".
 func (u *User) Claims(v any) error {

@@ -39,6 +39,17 @@
 //
 //	cfg, err := oidcauth.ConfigFromEnv(os.Getenv)
 //
+// # Plain OAuth 2.0 providers
+//
+// Plain OAuth 2.0 providers ("Sign in with GitHub"), which have no ID token
+// and no discovery, are listed in [Config.OAuth2Providers] with the fields
+// of Logto's OAuth2 connector ([ParseOAuth2Provider] loads its JSON), beside
+// the OpenID Connect provider or instead of it. Users choose one with
+// /sign-in?provider=<name>; each has its own callback, and a response that
+// arrives at another provider's callback is refused (mix-up defence). Their
+// users carry [User.Provider] and the provider's authorization endpoint as
+// [User.Issuer]; (Issuer, Subject) identifies a user.
+//
 // # Routers and frameworks
 //
 // The handlers are http.Handlers and the middleware has the standard shape
@@ -76,9 +87,10 @@
 // sign_in_failed (with a "reason" such as invalid_state, code_rejected or
 // access_denied, see [ErrorReason]), sign_out, sign_out_failed,
 // refresh, refresh_failed, back_channel_logout,
-// back_channel_logout_failed and forbidden. Users appear as their subject and issuer only. No token,
-// authorization code, secret or cookie value is ever logged: the values
-// that hold tokens print as "[token redacted]" in String and LogValue.
+// back_channel_logout_failed and forbidden. Users appear as their subject
+// and issuer only. No token, authorization code, secret or cookie value is
+// ever logged: the values that hold tokens print as "[token redacted]" in
+// String and LogValue.
 //
 // Failures wrap one of the Err* sentinels; [Config.ErrorHandler] replaces
 // the default error page (a short fixed, escaped phrase, with headings and
@@ -91,7 +103,7 @@
 // Package oidcauthtest runs an OpenID Provider in-process, so an app's
 // tests sign in for real with no network; its User.Extra adds claims such
 // as roles and organizations, and Misbehave breaks one protocol rule at a
-// time.
+// time. It also runs a GitHub-like OAuth 2.0 provider.
 //
 // # Security
 //
@@ -125,9 +137,16 @@
 //     Referer on the app's origin), and a request another site made gets a
 //     confirmation page instead, so no cross-site link or form signs a user
 //     out silently; nor can a failed sign-in that another site started.
+//   - Sign-out and back-channel logout (checked per Back-Channel Logout
+//     1.0 §2.6, replayed tokens refused) revoke sessions in
+//     [Config.Revocations], which RequireAuth consults in memory on every
+//     request, so a copied cookie is refused afterwards.
+//   - Refresh never spends a rotated refresh token twice; a refreshed ID
+//     token must name the same subject.
 //   - Every call to the provider has a timeout (10 s), a 1 MiB response
 //     limit, and follows no redirects; every endpoint that discovery names
-//     must meet the issuer's https rule.
+//     must meet the issuer's https rule. A token naming an unknown signing
+//     key refetches the JWKS at most once a minute.
 //   - Error pages show a short fixed phrase; logs carry event names and
 //     error classes, never a token, code, secret or cookie value.
 //
@@ -136,8 +155,8 @@
 // against CSRF, and set Cache-Control on pages with personal data that
 // RequireAuth does not guard.
 //
-// Cookie sessions are stateless: sign-out clears the browser's cookie, but a
-// copy taken before stays valid until SessionIdleTimeout or SessionMaxAge
-// ends it. Where that matters, keep sessions server-side with
-// [Config.Store], whose record sign-out deletes.
+// Revocations live in one process's memory by default: with several
+// instances, share them through Redis (the stores/redis module), or a
+// sign-out on one instance does not hold on the others. SECURITY.md in the
+// repository has the whole list, with the tests that prove each point.
 package oidcauth

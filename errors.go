@@ -68,6 +68,10 @@ var (
 	// role, a scope, an organization). Answered with 403; the session
 	// stays.
 	ErrForbidden = errors.New("oidcauth: permission denied")
+	// ErrUnknownProvider: the sign-in named a provider that is not
+	// configured, or none while the app has no default (no Issuer and
+	// several [Config.OAuth2Providers]). Answered with 400.
+	ErrUnknownProvider = errors.New("oidcauth: unknown sign-in provider")
 )
 
 // ProviderError is an OAuth 2.0 error the provider returned, either in the
@@ -159,6 +163,7 @@ var errorStatuses = []struct {
 	{ErrSessionTooLarge, http.StatusInternalServerError, "session_too_large", "Your session could not be saved."},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed."},
 	{ErrForbidden, http.StatusForbidden, "forbidden", "You do not have permission to see this page."},
+	{ErrUnknownProvider, http.StatusBadRequest, "unknown_provider", "This sign-in option is not available."},
 	{ErrInternal, http.StatusInternalServerError, "internal", internalPhrase},
 }
 

@@ -145,6 +145,51 @@ func ExampleAuth_AccessToken() {
 	// Output: token for https://api.example.com
 }
 
+// A plain OAuth 2.0 provider ("Sign in with GitHub") beside Logto,
+// configured with the JSON of Logto's OAuth2 connector, unchanged. Users
+// choose it with /sign-in?provider=github; its callback is
+// RedirectURL+"/github" unless the provider sets its own.
+func ExampleParseOAuth2Provider() {
+	github, err := oidcauth.ParseOAuth2Provider("github", []byte(`{
+		"authorizationEndpoint": "https://github.com/login/oauth/authorize",
+		"tokenEndpoint": "https://github.com/login/oauth/access_token",
+		"userInfoEndpoint": "https://api.github.com/user",
+		"clientId": "Iv1.0123456789abcdef",
+		"clientSecret": "0123456789abcdef0123456789abcdef01234567",
+		"tokenEndpointAuthMethod": "client_secret_post",
+		"tokenEndpointResponseType": "query-string",
+		"scope": "read:user user:email",
+		"profileMap": {"id": "id", "name": "name", "avatar": "avatar_url", "email": "email"}
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	auth, err := oidcauth.New(oidcauth.Config{
+		Issuer:          "https://your-tenant.logto.app/oidc",
+		ClientID:        "logto-app-id",
+		ClientSecret:    "logto-app-secret",
+		RedirectURL:     "https://app.example.com/callback",
+		SessionKeys:     [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		OAuth2Providers: []oidcauth.OAuth2Provider{github},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	auth.Mount(mux)
+	for _, path := range []string{"/callback", "/callback/github"} {
+		_, pattern := mux.Handler(httptest.NewRequest("GET", path, nil))
+		fmt.Println(path, "served:", pattern != "")
+	}
+	fmt.Println(github.Name, github.TokenEndpointAuthMethod, github.ProfileMap.Avatar)
+	fmt.Println(github) // its String keeps the secret out of logs
+	// Output:
+	// /callback served: true
+	// /callback/github served: true
+	// github client_secret_post avatar_url
+	// oauth2 provider github
+}
+
 func ExampleAuth_Require() {
 	ada := oidcauthtest.User{Subject: "u-1", Name: "Ada", Extra: map[string]any{
 		"roles":              []string{"editor"},

@@ -25,6 +25,7 @@ type signInOptions struct {
 	returnTo string
 	prompt   string
 	params   map[string]string
+	provider string // an OAuth2Provider's name; "" the OpenID Connect provider
 }
 
 type optionFunc func(*signInOptions)
@@ -80,7 +81,10 @@ var firstScreens = []string{"sign_in", "register", "reset_password", "single_sig
 // SignInHandler starts a sign-in. It reads these query parameters:
 // returnTo (a same-origin path to land on afterwards), first_screen (one of
 // Logto's values; e.g. first_screen=register opens sign-up),
-// interaction_mode=signUp (Logto's older form) and login_hint. GET only.
+// interaction_mode=signUp (Logto's older form), login_hint, and provider
+// (the name of one of [Config.OAuth2Providers]). Without a provider and
+// with no default (no Issuer, several OAuth 2.0 providers) it answers a
+// page linking to each. GET only.
 func (a *Auth) SignInHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -89,7 +93,11 @@ func (a *Auth) SignInHandler() http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		opts := []SignInOption{WithReturnTo(q.Get("returnTo"))}
+		if !q.Has("provider") && a.cfg.Issuer == "" && len(a.oauth2) > 1 {
+			a.chooseProvider(w, r)
+			return
+		}
+		opts := []SignInOption{WithReturnTo(q.Get("returnTo")), WithProvider(q.Get("provider"))}
 		if s := q.Get("first_screen"); slices.Contains(firstScreens, s) {
 			opts = append(opts, WithFirstScreen(s))
 		}
@@ -110,6 +118,13 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 	o := signInOptions{prompt: a.cfg.Prompt}
 	for _, opt := range opts {
 		opt.apply(&o)
+	}
+	if p, err := a.pickProvider(o.provider); err != nil {
+		a.fail(w, r, "sign-in", err)
+		return
+	} else if p != nil {
+		a.signInOAuth2(w, r, p, &o)
+		return
 	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
@@ -146,14 +161,18 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 // issuer, redeems the code with the PKCE verifier, verifies the ID token,
 // replaces any earlier session with a fresh one and redirects to the
 // returnTo path with 303. Any failure answers 4xx/5xx and leaves no session.
-func (a *Auth) CallbackHandler() http.Handler {
+func (a *Auth) CallbackHandler() http.Handler { return a.callbackHandler(a.callback) }
+
+// callbackHandler answers a callback that finish completes: the new session
+// written and a 303 to returnTo, or a failure that leaves no session.
+func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (*session, string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			a.fail(w, r, "sign-in callback", ErrMethodNotAllowed)
 			return
 		}
-		s, returnTo, err := a.callback(w, r)
+		s, returnTo, err := finish(w, r)
 		if err == nil {
 			err = a.writeSession(w, r, s, true)
 		}
@@ -194,6 +213,11 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 	if err != nil {
 		return nil, "", err
 	}
+	// A sign-in with a plain OAuth 2.0 provider finishes at its own
+	// callback only (RFC 9700 §4.4.2).
+	if t.provider != "" {
+		return nil, "", fail(ErrIssuerMismatch, errors.New("response for a sign-in with another provider"))
+	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
 		return nil, "", err
@@ -205,19 +229,8 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 			return nil, "", fail(ErrIssuerMismatch, nil)
 		}
 	}
-	if code := q.Get("error"); code != "" {
-		if q.Has("code") {
-			return nil, "", fail(ErrInvalidCallback, errors.New("both code and error in the response"))
-		}
-		pe := newProviderError(code, q.Get("error_description"), q.Get("error_uri"), 0)
-		switch {
-		case slices.Contains(refusals, code):
-			return nil, "", fail(ErrAccessDenied, pe)
-		case code == "temporarily_unavailable":
-			return nil, "", fail(ErrProviderUnavailable, pe)
-		default:
-			return nil, "", fail(ErrAuthorization, pe)
-		}
+	if err := authorizationError(q); err != nil {
+		return nil, "", err
 	}
 	code := q.Get("code")
 	if code == "" || len(q["code"]) != 1 {
@@ -252,6 +265,27 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 	return s, t.returnTo, nil
 }
 
+// authorizationError classifies an authorization error response (RFC 6749
+// §4.1.2.1); nil when the response carries no error.
+func authorizationError(q url.Values) error {
+	code := q.Get("error")
+	if code == "" {
+		return nil
+	}
+	if q.Has("code") {
+		return fail(ErrInvalidCallback, errors.New("both code and error in the response"))
+	}
+	pe := newProviderError(code, q.Get("error_description"), q.Get("error_uri"), 0)
+	switch {
+	case slices.Contains(refusals, code):
+		return fail(ErrAccessDenied, pe)
+	case code == "temporarily_unavailable":
+		return fail(ErrProviderUnavailable, pe)
+	default:
+		return fail(ErrAuthorization, pe)
+	}
+}
+
 // tokenError classifies a failed code redemption without keeping the
 // response body, which oauth2.RetrieveError prints and which must not reach
 // a log.
@@ -281,6 +315,7 @@ type idClaims struct {
 	Picture           string          `json:"picture"`
 	Username          string          `json:"username"`
 	PreferredUsername string          `json:"preferred_username"`
+	PhoneNumber       string          `json:"phone_number"`
 }
 
 // verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc verifies
@@ -385,6 +420,7 @@ func (a *Auth) claimsUser(sub string, claims json.RawMessage) (User, string, err
 		EmailVerified: string(c.EmailVerified) == "true" || string(c.EmailVerified) == `"true"`,
 		Picture:       c.Picture,
 		Username:      c.Username,
+		Phone:         c.PhoneNumber,
 		Issuer:        a.cfg.Issuer,
 		claims:        string(claims),
 	}
@@ -441,10 +477,15 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 	if target == "" {
 		target = "/"
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	m, err := a.discovery.get(ctx)
-	cancel()
-	if err == nil && m.endSession != "" {
+	// A plain OAuth 2.0 provider has no end-session endpoint: its sessions
+	// end here only.
+	var m *metadata // nil: no end-session to visit
+	if a.cfg.Issuer != "" && (s == nil || s.provider == "") {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		m, _ = a.discovery.get(ctx) // unreachable: sign out locally
+		cancel()
+	}
+	if m != nil && m.endSession != "" {
 		if u, perr := url.Parse(m.endSession); perr == nil {
 			q := u.Query()
 			q.Set("client_id", a.cfg.ClientID)

@@ -30,7 +30,13 @@ type discoveryExtras struct {
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	UserInfo    string   `json:"userinfo_endpoint"`
 	JWKS        string   `json:"jwks_uri"`
+	Algs        []string `json:"id_token_signing_alg_values_supported"`
 }
+
+// signingAlgs are the ID token algorithms we accept: asymmetric ones only.
+// "none" and HMAC (whose key would be the client secret, known to more than
+// the provider) are never accepted (OIDC Core §3.1.3.7 items 6–8).
+var signingAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // authStyle picks how the client authenticates at the token endpoint. It is
 // never left to x/oauth2's auto-detection, which retries a failed exchange
@@ -143,10 +149,9 @@ func (d *discovery) start() {
 
 func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	cfg := d.cfg
-	// go-oidc uses the client in the context for discovery and, later, for
-	// the key set; it checks that the document names our issuer exactly
-	// (OIDC Discovery §4.3), which defeats a mix-up through a wrong issuer.
-	clientCtx := oidc.ClientContext(context.Background(), cfg.HTTPClient)
+	// go-oidc uses the client in the context for discovery; it checks that
+	// the document names our issuer exactly (OIDC Discovery §4.3), which
+	// defeats a mix-up through a wrong issuer.
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, cfg.HTTPClient), cfg.Issuer)
 	if err != nil {
 		return nil, err
@@ -163,8 +168,8 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	}
 	endpoint := p.Endpoint()
 	endpoint.AuthStyle = authStyle(cfg.ClientSecret, extras.AuthMethods)
-	if endpoint.AuthURL == "" || endpoint.TokenURL == "" {
-		return nil, errors.New("oidcauth: discovery lacks authorization or token endpoint")
+	if endpoint.AuthURL == "" || endpoint.TokenURL == "" || extras.JWKS == "" {
+		return nil, errors.New("oidcauth: discovery lacks authorization, token or JWKS endpoint")
 	}
 	// Every endpoint meets the issuer's rules: https (http on loopback), no
 	// user info. An http token endpoint would carry the code, verifier and
@@ -189,13 +194,21 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 		Scopes:       cfg.Scopes,
 	}
 	skew := cfg.ClockSkew
-	// The verifier's key set fetches keys with our client; its Now is moved
-	// back by the allowed skew so an ID token is accepted up to ClockSkew
-	// after its exp. Algorithms default to what discovery advertises, less
-	// "none" and HMAC, which go-oidc never accepts.
-	m.verifier = p.VerifierContext(clientCtx, &oidc.Config{
-		ClientID: cfg.ClientID,
-		Now:      func() time.Time { return cfg.Now().Add(-skew) },
+	var algs []string
+	for _, a := range extras.Algs {
+		if slices.Contains(signingAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	// The verifier checks signatures with our key set (refetch cooldown,
+	// cached keys kept through JWKS outages); its Now is moved back by the
+	// allowed skew so an ID token is accepted up to ClockSkew after its exp.
+	// Algorithms are what discovery advertises, less "none" and HMAC; with
+	// none advertised go-oidc requires RS256, the mandatory one.
+	m.verifier = oidc.NewVerifier(cfg.Issuer, newKeySet(extras.JWKS, cfg.HTTPClient, cfg.Now), &oidc.Config{
+		ClientID:             cfg.ClientID,
+		SupportedSigningAlgs: algs,
+		Now:                  func() time.Time { return cfg.Now().Add(-skew) },
 	})
 	return m, nil
 }

@@ -43,5 +43,10 @@ func safeReturnTo(p string) string {
 	if u.RawQuery != "" {
 		clean += "?" + u.RawQuery
 	}
+	// Escaping can triple the length: bound what is stored, not only
+	// what came in.
+	if len(clean) > maxReturnToLen {
+		return "/"
+	}
 	return clean
 }

@@ -22,7 +22,9 @@ type Revocation struct {
 	// back-channel logout token without sid asks.
 	Subject string
 	// At is the cut-off: sessions signed in at or before At are refused;
-	// a sign-in after it starts a new, valid session.
+	// a sign-in after it starts a new, valid session. Sessions record their
+	// sign-in to the second, so one signed in during At's second counts as
+	// before it (refused: the safe side of the ambiguity).
 	At time.Time
 	// Until is when the record may be forgotten: by then every session it
 	// could match has expired anyway (At + Config.SessionMaxAge).
@@ -203,8 +205,15 @@ func (m *MemoryRevocations) count() {
 }
 
 // revoked reports whether s is revoked in the configured store.
+// Back-channel logout speaks for the OpenID provider only, so its sid and
+// subject revocations never match a session of a plain OAuth 2.0 provider,
+// whose user ids live in another namespace.
 func (a *Auth) revoked(s *session) bool {
-	return a.cfg.Revocations.IsRevoked(s.id, s.sid, s.user.Subject, time.Unix(s.created, 0))
+	sid, sub := s.sid, s.user.Subject
+	if s.provider != "" {
+		sid, sub = "", ""
+	}
+	return a.cfg.Revocations.IsRevoked(s.id, sid, sub, time.Unix(s.created, 0))
 }
 
 // revoke records r (its Until set from the session lifetime) and forgets

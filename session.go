@@ -104,6 +104,7 @@ const sessionFormat = 1
 const (
 	flagEmailVerified = 1 << iota
 	flagOwnClaims     // claims stored apart from the ID token (userinfo merged)
+	flagExtra         // an issuer of its own and a phone number follow the user's fields
 )
 
 // claimsOf returns the JSON the user's claims are read from: the ID token's
@@ -125,9 +126,23 @@ func (s *session) marshal(b []byte) []byte {
 	if own {
 		flags |= flagOwnClaims
 	}
+	// A plain OAuth 2.0 provider's session names its issuer; OIDC sessions
+	// take the configured one.
+	extra := s.provider != "" || s.user.Phone != ""
+	if extra {
+		flags |= flagExtra
+	}
 	b = append(b, flags)
 	for _, f := range [...]string{s.id, s.provider, s.sid, s.user.Subject, s.user.Name, s.user.Email, s.user.Picture, s.user.Username} {
 		b = appendString(b, f)
+	}
+	if extra {
+		issuer := ""
+		if s.provider != "" {
+			issuer = s.user.Issuer
+		}
+		b = appendString(b, issuer)
+		b = appendString(b, s.user.Phone)
 	}
 	if own {
 		b = appendString(b, s.user.claims)
@@ -174,6 +189,13 @@ func unmarshalSession(p string, issuer string) (*session, error) {
 	s.user.Picture, s.user.Username = d.str(), d.str()
 	s.user.EmailVerified = flags&flagEmailVerified != 0
 	s.user.Issuer = issuer
+	s.user.Provider = s.provider
+	if flags&flagExtra != 0 {
+		if own := d.str(); own != "" {
+			s.user.Issuer = own
+		}
+		s.user.Phone = d.str()
+	}
 	if flags&flagOwnClaims != 0 {
 		s.user.claims = d.str()
 	}

@@ -85,6 +85,9 @@ func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, err
 		return nil, err
 	}
 	s := a.session(nil, r)
+	if s != nil && s.provider != "" {
+		return a.fetchOAuth2User(r.Context(), s, tok)
+	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
 		return nil, err
@@ -116,6 +119,9 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	s := a.session(w, r)
 	if s == nil {
 		return "", fail(ErrNotSignedIn, nil)
+	}
+	if s.provider != "" && key.kind != keySession {
+		return "", fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
 	}
 	now := a.cfg.Now().Unix()
 	st := a.tokens.lookup(s.id)
@@ -149,12 +155,8 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	if s.refreshToken == "" {
 		return "", fail(ErrNoRefreshToken, nil)
 	}
-	m, err := a.discovery.get(r.Context())
-	if err != nil {
-		return "", err
-	}
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	m, resp, err := a.refresh(ctx, s, params)
 	if err != nil {
 		var pe *ProviderError
 		if errors.As(err, &pe) && pe.Code == "invalid_grant" {

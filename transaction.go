@@ -23,10 +23,11 @@ type transaction struct {
 	verifier string // PKCE code verifier (RFC 7636 §4.1), 256 bits
 	returnTo string // validated same-origin path
 	created  int64  // unix seconds
+	provider string // the OAuth2Provider's name; "" the OpenID Connect provider
 }
 
 const (
-	txFormat     = 1
+	txFormat     = 2
 	txLifetime   = 10 * time.Minute
 	maxPendingTx = 5  // a sixth sign-in evicts the oldest pending one
 	txIDLen      = 16 // characters of the state that name the cookie
@@ -50,10 +51,10 @@ func newTransaction(returnTo string, now time.Time) *transaction {
 }
 
 func (t *transaction) marshal() []byte {
-	b := make([]byte, 0, 3*stateLen+len(t.returnTo)+16)
+	b := make([]byte, 0, 3*stateLen+len(t.returnTo)+len(t.provider)+16)
 	b = append(b, txFormat)
 	b = binary.AppendUvarint(b, uint64(t.created))
-	for _, s := range [...]string{t.state, t.nonce, t.verifier, t.returnTo} {
+	for _, s := range [...]string{t.state, t.nonce, t.verifier, t.returnTo, t.provider} {
 		b = appendString(b, s)
 	}
 	return b
@@ -67,7 +68,7 @@ func unmarshalTransaction(p []byte) (*transaction, error) {
 		return nil, errBadTransaction
 	}
 	t := &transaction{created: int64(d.uvarint())}
-	t.state, t.nonce, t.verifier, t.returnTo = d.str(), d.str(), d.str(), d.str()
+	t.state, t.nonce, t.verifier, t.returnTo, t.provider = d.str(), d.str(), d.str(), d.str(), d.str()
 	if d.bad || d.s != "" || len(t.state) != stateLen {
 		return nil, errBadTransaction
 	}

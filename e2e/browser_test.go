@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,13 +126,15 @@ type page struct {
 
 	mu        sync.Mutex
 	documents []document // every page the tab loaded, in order
+	redirects []document // every redirect on the way to those pages, in order
 	outside   []string   // requests that left this machine (there must be none)
 }
 
-// document is one page load's final response.
+// document is one page load's final response, or one redirect on the way.
 type document struct {
-	url    string
-	status int64
+	url      string
+	status   int64
+	location string // a redirect's Location
 }
 
 // newPage opens a tab in a browser context of its own (an empty cookie
@@ -186,6 +189,12 @@ func (p *page) observe(ev any) {
 			p.outside = append(p.outside, u.Scheme+"://"+u.Host)
 			p.mu.Unlock()
 		}
+		if r := e.RedirectResponse; r != nil && e.Type == network.ResourceTypeDocument {
+			location, _ := r.Headers["Location"].(string)
+			p.mu.Lock()
+			p.redirects = append(p.redirects, document{url: r.URL, status: r.Status, location: location})
+			p.mu.Unlock()
+		}
 	case *network.EventResponseReceived:
 		if e.Type == network.ResourceTypeDocument {
 			p.mu.Lock()
@@ -206,6 +215,22 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (p *page) goTo(path string) {
 	p.t.Helper()
 	p.do("opening "+path, chromedp.Navigate(p.app+path))
+}
+
+// visited answers the page loads and the redirects since the first n
+// loads and m redirects, as in p.documents and p.redirects.
+func (p *page) visited(n, m int) (documents, redirects []document) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.documents[n:]), slices.Clone(p.redirects[m:])
+}
+
+// history answers how many page loads and redirects the tab has seen, for
+// visited.
+func (p *page) history() (int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.documents), len(p.redirects)
 }
 
 // waitFor waits until the element is visible: the page it belongs to has
@@ -275,6 +300,9 @@ func (p *page) appCookies() map[string]*network.Cookie {
 	}
 	return out
 }
+
+// clientID is the app's client at node-oidc-provider (scripts/e2e.sh).
+const clientID = "oidcauth-e2e"
 
 // appCookie is the example app's session cookie name (oidcauth's default);
 // sign-in transactions are appCookie+"_tx.<id>".
@@ -353,10 +381,42 @@ type providerRequest struct {
 	HasCode         bool   `json:"has_code"`
 	HasCodeVerifier bool   `json:"has_code_verifier"`
 	HasRefreshToken bool   `json:"has_refresh_token"`
+	// Fingerprints (the start of a SHA-256) of the refresh token the
+	// request presented and of the one the provider answered with.
+	RefreshToken       string `json:"refresh_token_fingerprint"`
+	IssuedRefreshToken string `json:"issued_refresh_token_fingerprint"`
+
+	// Back-channel logouts the provider sent ("backchannel-logouts").
+	Sub       string `json:"sub"`
+	SID       string `json:"sid"`
+	Delivered bool   `json:"delivered"`
+	Error     string `json:"error"`
+}
+
+// resources is the resource parameter as the provider recorded it: one
+// value, several, or none.
+func (r providerRequest) resources() []string { return stringOrList(r.Resource) }
+
+// stringOrList reads a decoded JSON value that is one string or an array
+// of strings (a repeated parameter, a JWT's aud).
+func stringOrList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
 }
 
 // received answers the requests of one kind ("authorizations",
-// "end-sessions", "tokens") the provider has had so far, oldest first.
+// "end-sessions", "tokens", "backchannel-logouts") the provider has had (or
+// sent) so far, oldest first.
 func received(t *testing.T, kind string) []providerRequest {
 	t.Helper()
 	res, err := http.Get(env.debugURL + "/" + kind)

@@ -13,14 +13,19 @@
 //   --client-secret   OP_CLIENT_SECRET   default: random (printed nowhere)
 //   --access-token-ttl OP_ACCESS_TOKEN_TTL  seconds (default 3600), for the
 //                                        opaque token and the API's JWT
+//   --short-api-token-ttl OP_SHORT_API_TOKEN_TTL  seconds (default 35), for the
+//                                        JWT of the second, short-lived API
 //   --backchannel-logout-uri OP_BACKCHANNEL_LOGOUT_URI  optional
 //   --ready-file      OP_READY_FILE      where to write the issuer once serving
 //
 // The issuer is http://127.0.0.1:PORT/oidc. Beside it, /debug/authorizations
 // /debug/end-sessions and /debug/tokens answer the non-secret parameters of
 // the authorization, end-session and token requests received (newest last),
-// so tests can see what reached the provider.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+// so tests can see what reached the provider; a refresh token shows there
+// only as a fingerprint (the start of its SHA-256), enough to tell whether
+// one was used twice. /debug/backchannel-logouts answers the back-channel
+// logouts sent (client, sub, sid, delivered or the error).
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -28,6 +33,10 @@ import { parseArgs } from 'node:util';
 import Provider, { errors } from 'oidc-provider';
 
 export const API_RESOURCE = 'https://api.example.com';
+// A second API whose tokens live a short while (Logto sets the token
+// lifetime per API resource), so tests can see a token reused and then
+// refreshed without waiting long.
+export const SHORT_API_RESOURCE = 'https://short-lived.api.example.com';
 const API_SCOPES = 'read:profile write:profile';
 const HOST = '127.0.0.1';
 
@@ -38,6 +47,7 @@ const { values: flags } = parseArgs({
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
     'access-token-ttl': { type: 'string' },
+    'short-api-token-ttl': { type: 'string' },
     'backchannel-logout-uri': { type: 'string' },
     'ready-file': { type: 'string' },
   },
@@ -49,6 +59,7 @@ const appURL = (setting('app-url', 'OP_APP_URL', '') || '').replace(/\/+$/, '');
 const clientID = setting('client-id', 'OP_CLIENT_ID', 'oidcauth-e2e');
 const clientSecret = setting('client-secret', 'OP_CLIENT_SECRET', '') || randomBytes(24).toString('hex');
 const accessTokenTTL = Number(setting('access-token-ttl', 'OP_ACCESS_TOKEN_TTL', '3600'));
+const shortAPITokenTTL = Number(setting('short-api-token-ttl', 'OP_SHORT_API_TOKEN_TTL', '35'));
 const backchannelLogoutURI = setting('backchannel-logout-uri', 'OP_BACKCHANNEL_LOGOUT_URI', '');
 const readyFile = setting('ready-file', 'OP_READY_FILE', '');
 
@@ -60,10 +71,13 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error('provider: --port must be a port number');
   process.exit(2);
 }
-if (!Number.isInteger(accessTokenTTL) || accessTokenTTL < 1) {
-  console.error('provider: --access-token-ttl must be a positive number of seconds');
-  process.exit(2);
+for (const [flag, ttl] of [['access-token-ttl', accessTokenTTL], ['short-api-token-ttl', shortAPITokenTTL]]) {
+  if (!Number.isInteger(ttl) || ttl < 1) {
+    console.error(`provider: --${flag} must be a positive number of seconds`);
+    process.exit(2);
+  }
 }
+const apiTokenTTLs = new Map([[API_RESOURCE, accessTokenTTL], [SHORT_API_RESOURCE, shortAPITokenTTL]]);
 
 // Accounts: the development login screen takes any login and password; a
 // few logins have a full profile, any other login is its own name.
@@ -89,7 +103,7 @@ function stripExternalFonts(html) {
   return html.replace(/@import url\(https?:[^)]*\);?/g, '');
 }
 
-const received = { authorizations: [], 'end-sessions': [], tokens: [] };
+const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchannel-logouts': [] };
 const recordedParams = [
   'client_id', 'response_type', 'scope', 'prompt', 'redirect_uri', 'code_challenge_method',
   'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales',
@@ -106,9 +120,18 @@ function record(kind, params, extra = {}) {
   for (const name of ['state', 'nonce', 'code_challenge', 'id_token_hint', 'code', 'code_verifier', 'refresh_token']) {
     seen[`has_${name}`] = Boolean(params[name]);
   }
+  remember(kind, seen);
+}
+
+function remember(kind, seen) {
   const list = received[kind];
   list.push(seen);
   if (list.length > 100) list.shift();
+}
+
+// fingerprint names a refresh token without keeping it.
+function fingerprint(token) {
+  return typeof token === 'string' && token ? createHash('sha256').update(token).digest('hex').slice(0, 16) : undefined;
 }
 
 function jwks() {
@@ -154,7 +177,8 @@ function configuration() {
     pkce: { required: () => true },
     enabledJWA: { idTokenSigningAlgValues: ['ES384', 'RS256'] },
     ttl: {
-      AccessToken: accessTokenTTL,
+      // An API's token lives as long as its resource server says.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 600,
@@ -179,13 +203,13 @@ function configuration() {
         defaultResource: () => undefined,
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resource) => {
-          if (resource !== API_RESOURCE) {
+          if (!apiTokenTTLs.has(resource)) {
             throw new errors.InvalidTarget();
           }
           return {
             scope: API_SCOPES,
-            audience: API_RESOURCE,
-            accessTokenTTL,
+            audience: resource,
+            accessTokenTTL: apiTokenTTLs.get(resource),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES384' } },
           };
@@ -215,11 +239,24 @@ server.listen(port, HOST, () => {
     if (ctx.method === 'GET' && ctx.path === '/session/end') record('end-sessions', ctx.query);
     await next();
     if (ctx.method === 'POST' && ctx.path === '/token' && ctx.oidc?.params) {
-      record('tokens', ctx.oidc.params, { status: ctx.status });
+      record('tokens', ctx.oidc.params, {
+        status: ctx.status,
+        refresh_token_fingerprint: fingerprint(ctx.oidc.params.refresh_token),
+        issued_refresh_token_fingerprint: fingerprint(ctx.body?.refresh_token),
+      });
     }
     if (typeof ctx.body === 'string' && ctx.response.is('html')) {
       ctx.body = stripExternalFonts(ctx.body);
     }
+  });
+
+  // The end-session confirmation waits for these before it answers.
+  provider.on('backchannel.success', (_ctx, client, sub, sid) => {
+    remember('backchannel-logouts', { client_id: client.clientId, sub, sid, delivered: true });
+  });
+  provider.on('backchannel.error', (_ctx, err, client, sub, sid) => {
+    console.error(`provider: back-channel logout to ${client.clientId} failed: ${err.message}`);
+    remember('backchannel-logouts', { client_id: client.clientId, sub, sid, delivered: false, error: err.message });
   });
 
   const op = provider.callback();
@@ -242,7 +279,7 @@ server.listen(port, HOST, () => {
   });
 
   if (readyFile) writeFileSync(readyFile, `${issuer}\n`);
-  console.log(`provider: serving ${issuer} for client ${clientID} (access tokens ${accessTokenTTL}s)`);
+  console.log(`provider: serving ${issuer} for client ${clientID} (access tokens ${accessTokenTTL}s, ${SHORT_API_RESOURCE} ${shortAPITokenTTL}s)`);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -62,3 +62,19 @@ func (p *page) signInAtProvider(login string) {
 	p.atProviderConsent()
 	p.click(providerSubmit)
 }
+
+// atProviderSignedOut waits for the provider's page saying the sign-out
+// succeeded, which it shows once the session has ended.
+func (p *page) atProviderSignedOut() {
+	p.t.Helper()
+	p.do("waiting for the provider's signed-out page",
+		chromedp.WaitNotPresent(chromedp.CSS(providerLogoutYes)),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+	)
+	if loc := p.location(); !strings.HasPrefix(loc, env.issuer+"/session/end/success") {
+		p.t.Fatalf("the signed-out page is at %s, not at %s/session/end/success", loc, env.issuer)
+	}
+	if h := p.text("h1"); h != "Sign-out Success" {
+		p.t.Fatalf("the provider's signed-out page is titled %q, want %q", h, "Sign-out Success")
+	}
+}

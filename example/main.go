@@ -18,6 +18,13 @@
 //	OIDC_SCOPES         space-separated scopes (default openid profile email offline_access)
 //	OIDC_RESOURCES      space-separated API resources (Logto: API identifiers) to get
 //	                    access tokens for at /api/token (development mode: https://api.example.com)
+//	OAUTH2_PROVIDERS    space-separated names of plain OAuth 2.0 providers offered
+//	                    beside (or, without OIDC_ISSUER, instead of) the OIDC provider
+//	OAUTH2_<NAME>_CONFIG  each one's Logto OAuth2-connector JSON; <NAME> upper-cased,
+//	                    '-' as '_'; its callback is BASE_URL/callback/<name>
+//
+// Development mode also serves a GitHub-like OAuth 2.0 provider, so the home
+// page shows a second sign-in button.
 package main
 
 import (
@@ -109,9 +116,12 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	cfg.Resources = strings.Fields(getenv("OIDC_RESOURCES"))
 	mux := http.NewServeMux()
 	a := &app{addr: addr, baseURL: baseURL}
+	if err := addOAuth2Providers(&cfg, getenv); err != nil {
+		return nil, err
+	}
 
 	secret := getenv("SESSION_SECRET")
-	if cfg.Issuer == "" {
+	if cfg.Issuer == "" && len(cfg.OAuth2Providers) == 0 {
 		// Development mode: the embedded provider, served by this app. It
 		// signs in anyone, so it serves only on this machine.
 		if !isLoopback(base.Hostname()) {
@@ -142,6 +152,11 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 			return nil, err
 		}
 		mux.Handle("/dev-idp/", idp)
+		gh, err := devOAuth2Provider(&cfg, baseURL)
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/dev-github/", gh)
 		if secret == "" {
 			secret = randomHex(32)
 			logger.Info("SESSION_SECRET not set: using a random one; sessions end when the app restarts")
@@ -149,9 +164,12 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 		a.providerNote = "embedded development provider at " + cfg.Issuer
 	} else {
 		if secret == "" {
-			return nil, errors.New("SESSION_SECRET is required with OIDC_ISSUER (32 bytes or more, e.g. `openssl rand -hex 32`)")
+			return nil, errors.New("SESSION_SECRET is required with OIDC_ISSUER or OAUTH2_PROVIDERS (32 bytes or more, e.g. `openssl rand -hex 32`)")
 		}
 		a.providerNote = cfg.Issuer
+		for _, p := range cfg.OAuth2Providers {
+			a.providerNote += " " + p.Name
+		}
 	}
 	cfg.SessionKeys = [][]byte{[]byte(secret)}
 	if prev := getenv("SESSION_SECRET_PREVIOUS"); prev != "" {
@@ -166,7 +184,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	mux.Handle("GET /profile", auth.RequireAuth(http.HandlerFunc(profilePage)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
 	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources)))
-	mux.Handle("GET /{$}", auth.LoadUser(http.HandlerFunc(homePage)))
+	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))
 	a.handler = securityHeaders(mux)
 	return a, nil
 }

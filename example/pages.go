@@ -29,12 +29,13 @@ code{word-break:break-all}
 {{define "home"}}{{template "head" "Home"}}
 <main>
 <h1>oidcauth example</h1>
-{{if .}}
-<p id="greeting">Signed in as <strong id="user-name">{{.Name}}</strong>{{if .Email}} ({{.Email}}){{end}}.</p>
+{{with .User}}
+<p id="greeting">Signed in as <strong id="user-name">{{.Name}}</strong>{{if .Email}} ({{.Email}}){{end}}{{if .Provider}} with {{.Provider}}{{end}}.</p>
 {{template "signout"}}
 {{else}}
 <p id="greeting">You are not signed in.</p>
-<p><a id="sign-in" href="/sign-in">Sign in</a> · <a id="sign-up" href="/sign-in?first_screen=register">Create an account</a></p>
+<p><a id="sign-in" href="/sign-in">Sign in</a>{{if .OIDC}} · <a id="sign-up" href="/sign-in?first_screen=register">Create an account</a>{{end}}</p>
+{{if .Providers}}<p>{{range .Providers}}<a id="sign-in-{{.}}" href="/sign-in?provider={{.}}">Sign in with {{.}}</a> {{end}}</p>{{end}}
 {{end}}
 </main></body></html>{{end}}
 
@@ -47,6 +48,7 @@ code{word-break:break-all}
 <tr><th>E-mail</th><td id="user-email">{{.User.Email}}{{if .User.EmailVerified}} (verified){{end}}</td></tr>
 <tr><th>Username</th><td>{{.User.Username}}</td></tr>
 <tr><th>Issuer</th><td><code>{{.User.Issuer}}</code></td></tr>
+{{if .User.Provider}}<tr><th>Provider</th><td id="user-provider">{{.User.Provider}}</td></tr>{{end}}
 </table>
 <h2>All claims</h2>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
@@ -54,9 +56,21 @@ code{word-break:break-all}
 </main></body></html>{{end}}
 `))
 
-func homePage(w http.ResponseWriter, r *http.Request) {
-	user, _ := oidcauth.UserFromContext(r.Context())
-	render(w, "home", user)
+// homePage greets the user, or offers to sign in: with the OIDC provider,
+// and with each plain OAuth 2.0 provider.
+func homePage(oidc bool, providers []oidcauth.OAuth2Provider) http.Handler {
+	var names []string
+	for _, p := range providers {
+		names = append(names, p.Name)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := oidcauth.UserFromContext(r.Context())
+		render(w, "home", struct {
+			User      *oidcauth.User
+			OIDC      bool
+			Providers []string
+		}{user, oidc, names})
+	})
 }
 
 type claim struct{ Name, Value string }

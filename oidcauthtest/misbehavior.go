@@ -1,6 +1,9 @@
 package oidcauthtest
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Misbehavior lists the rules a [Provider] can be told to break, so a test
 // can prove that the relying party refuses each breach. The zero value is a
@@ -66,9 +69,41 @@ type Misbehavior struct {
 	// access token.
 	WrongAtHash bool
 
+	// OmitKeyID leaves kid out of the ID token's header, which OIDC Core
+	// §10.1 allows only while the JWKS holds a single key.
+	OmitKeyID bool
+
+	// JWKSStatus answers the JWKS endpoint with this HTTP status.
+	JWKSStatus int
+	// JWKSExtraKeys are published in the JWKS after the real keys, e.g. a
+	// malformed key or one of an unknown type, which a relying party should
+	// skip (RFC 7517 §5).
+	JWKSExtraKeys []map[string]any
+
+	// Delay holds the responses of the endpoints it names ("discovery",
+	// "jwks", "userinfo") this long, or until the client gives up.
+	Delay map[string]time.Duration
+
 	// UserInfoStatus answers userinfo with this HTTP status.
 	UserInfoStatus int
 	// UserInfoSubject answers userinfo for this subject instead of the
 	// signed-in user's.
 	UserInfoSubject string
+}
+
+// hold waits m.Delay[endpoint], or until the client gives up; it reports
+// whether the client is still there.
+func (m Misbehavior) hold(r *http.Request, endpoint string) bool {
+	d := m.Delay[endpoint]
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }

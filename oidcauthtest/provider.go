@@ -297,8 +297,7 @@ func (p *Provider) count(endpoint string) Misbehavior {
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	m := p.count("discovery")
-	if m.DiscoveryStatus != 0 {
-		http.Error(w, "discovery unavailable", m.DiscoveryStatus)
+	if !m.hold(r, "discovery") || failWith(w, m.DiscoveryStatus, "discovery unavailable") {
 		return
 	}
 	issuer := p.issuer
@@ -336,14 +335,29 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
-	p.count("jwks")
+	m := p.count("jwks")
+	if !m.hold(r, "jwks") || failWith(w, m.JWKSStatus, "jwks unavailable") {
+		return
+	}
 	p.mu.Lock()
-	keys := make([]map[string]string, 0, len(p.keys))
+	keys := make([]any, 0, len(p.keys)+len(m.JWKSExtraKeys))
 	for _, k := range p.keys {
 		keys = append(keys, k.jwk())
 	}
 	p.mu.Unlock()
+	for _, k := range m.JWKSExtraKeys {
+		keys = append(keys, k)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}
+
+// failWith answers status with text when status is set.
+func failWith(w http.ResponseWriter, status int, text string) bool {
+	if status == 0 {
+		return false
+	}
+	http.Error(w, text, status)
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -123,6 +123,9 @@ func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string
 		key = stray
 		header["kid"] = stray.kid
 	}
+	if m.OmitKeyID {
+		delete(header, "kid")
+	}
 	h, _ := json.Marshal(header)
 	c, err := json.Marshal(claims)
 	if err != nil {
@@ -468,6 +471,9 @@ func userClaims(u User, scope string) map[string]any {
 // userinfo is OIDC Core §5.3, with the access token as a Bearer header.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	m := p.count("userinfo")
+	if !m.hold(r, "userinfo") {
+		return
+	}
 	if m.UserInfoStatus != 0 {
 		writeJSON(w, m.UserInfoStatus, map[string]string{"error": "server_error"})
 		return

@@ -13,8 +13,10 @@
 #
 # Environment (all optional): E2E_CHROMIUM (default /usr/bin/chromium),
 # E2E_ARTIFACTS (default artifacts/e2e), E2E_ACCESS_TOKEN_TTL (seconds,
-# the provider's access-token lifetime, default 3600), E2E_GO_TEST_FLAGS
-# (extra flags for go test, e.g. "-run SignOut -v").
+# the provider's access-token lifetime, default 3600), E2E_SHORT_TOKEN_TTL
+# (seconds, the lifetime of the short-lived API's tokens, default 35; the
+# refresh test waits TTL-30 s, as oidcauth refreshes 30 s before expiry),
+# E2E_GO_TEST_FLAGS (extra flags for go test, e.g. "-run SignOut -v").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -92,12 +94,12 @@ echo "== e2e: build the example app and zitadelop"
 go build -o "$work/example" ./example
 (cd e2e && go build -o "$work/zitadelop" ./zitadelop)
 
-# start_app NAME ISSUER APP_URL: the example app as a user runs it, signing
-# in with the provider at ISSUER.
+# start_app NAME ISSUER APP_URL [VAR=VALUE...]: the example app as a user
+# runs it, signing in with the provider at ISSUER, with more settings.
 start_app() {
 	OIDC_ISSUER=$2 OIDC_CLIENT_ID=$client_id OIDC_CLIENT_SECRET=$client_secret \
 		BASE_URL=$3 ADDR=${3#http://} SESSION_SECRET=$(random_hex 32) \
-		"$work/example" >"$artifacts/$1.log" 2>&1 &
+		env "${@:4}" "$work/example" >"$artifacts/$1.log" 2>&1 &
 	pids+=($!)
 	wait_for "$1" "${pids[-1]}" curl -fsS "$3/"
 }
@@ -109,12 +111,16 @@ client_secret=$(random_hex 24)
 export OP_CLIENT_ID=$client_id OP_CLIENT_SECRET=$client_secret
 
 app_url="http://127.0.0.1:$(free_port)"
-OP_APP_URL=$app_url OP_ACCESS_TOKEN_TTL=${E2E_ACCESS_TOKEN_TTL:-3600} OP_READY_FILE="$work/issuer" \
-	node e2e/provider.js >"$artifacts/provider.log" 2>&1 &
+# The provider's API resources (e2e/provider.js); the app gets tokens for
+# both, and the provider tells it of sign-outs at its back-channel URI.
+resources="https://api.example.com https://short-lived.api.example.com"
+OP_APP_URL=$app_url OP_BACKCHANNEL_LOGOUT_URI=$app_url/backchannel-logout \
+	OP_ACCESS_TOKEN_TTL=${E2E_ACCESS_TOKEN_TTL:-3600} OP_SHORT_API_TOKEN_TTL=${E2E_SHORT_TOKEN_TTL:-35} \
+	OP_READY_FILE="$work/issuer" node e2e/provider.js >"$artifacts/provider.log" 2>&1 &
 pids+=($!)
 wait_for provider "${pids[-1]}" test -s "$work/issuer"
 issuer=$(cat "$work/issuer")
-start_app app "$issuer" "$app_url"
+start_app app "$issuer" "$app_url" OIDC_RESOURCES="$resources"
 
 zitadel_app_url="http://127.0.0.1:$(free_port)"
 OP_APP_URL=$zitadel_app_url "$work/zitadelop" -ready-file "$work/zitadel-issuer" >"$artifacts/zitadelop.log" 2>&1 &

@@ -25,6 +25,9 @@ echo "== load test (smoke)"; go run ./perf/loadtest -smoke >/dev/null; echo "loa
 ./scripts/examples.sh
 ./scripts/lint.sh
 
+echo "== fuzzing (bounded: scripts/fuzz.sh)"
+./scripts/fuzz.sh
+
 echo "== stores/redis against real redis-server (scripts/redis-tests.sh)"
 ./scripts/redis-tests.sh
 
