@@ -78,6 +78,7 @@ func main() {
 	}
 	if smoke {
 		o.duration, o.warmup, o.rounds, conns, sizes, o.sizeConns = 300*time.Millisecond, 100*time.Millisecond, 1, "4", "4k", 4
+		o.maxTime = min(o.maxTime, 2*time.Minute)
 	}
 	var err error
 	if o.conns, err = parseInts(conns); err == nil {
@@ -127,8 +128,13 @@ func run(o options) error {
 	}
 	defer func() {
 		stdin.Close() // the server shuts down when its stdin closes
-		if cmd.Wait() != nil && cmd.Process != nil {
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
+			<-done
 		}
 	}()
 	base, err := readReady(bufio.NewReader(stdout))
