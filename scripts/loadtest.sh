@@ -5,7 +5,7 @@
 # tables of docs/PERFORMANCE.md. Every scenario is bounded in time and
 # requests and the whole run stops by itself (-max-time, default 15m).
 #
-#   scripts/loadtest.sh                  # the full report (about 6 minutes)
+#   scripts/loadtest.sh                  # the full report (about 5 minutes)
 #   scripts/loadtest.sh -smoke           # a few seconds
 #   scripts/loadtest.sh -conns 64 -sizes 4k -rounds 1
 #
