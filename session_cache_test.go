@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -259,5 +260,44 @@ func TestVerifiedCacheWholeValue(t *testing.T) {
 	c.drop(value)
 	if c.get(value) != nil || c.len() != 0 {
 		t.Error("drop left the entry")
+	}
+}
+
+// Concurrent requests, re-issues and sign-outs share the cache safely
+// (run under -race), and every request gets a session of its own.
+func TestVerifiedCacheConcurrent(t *testing.T) {
+	a, _, r, s := cachedAuth(t)
+	a.cfg.HTTPClient = &http.Client{Transport: unreachable{}}
+	var wg sync.WaitGroup
+	seen := make([]*session, 8*50)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				got := a.session(nil, r)
+				if got == nil {
+					t.Error("session refused")
+					return
+				}
+				got.touched++ // callers write to their copy
+				seen[g*50+i] = got
+				if i%10 == 0 {
+					a.verified.forget("no-such-session")
+					a.verified.drop("no-such-value")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ptrs := map[*session]bool{}
+	for _, p := range seen {
+		if p == nil || ptrs[p] {
+			t.Fatal("a session was handed to two requests")
+		}
+		ptrs[p] = true
+	}
+	if got := a.session(nil, r); got == nil || got.touched != s.touched {
+		t.Error("the cached template was changed by a caller")
 	}
 }
