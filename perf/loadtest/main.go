@@ -173,6 +173,7 @@ func run(o options) error {
 			return err
 		}
 	}
+	fmt.Printf("\nLoad average at the end: %s; %s UTC.\n", loadAverage(), time.Now().UTC().Format("2006-01-02 15:04"))
 	if r.errors > 0 {
 		return fmt.Errorf("%d requests failed", r.errors)
 	}
@@ -180,14 +181,20 @@ func run(o options) error {
 }
 
 func machineLine() string {
-	load, _ := os.ReadFile("/proc/loadavg")
-	fields := strings.Fields(string(load))
-	if len(fields) > 3 {
-		fields = fields[:3]
-	}
 	return fmt.Sprintf("Machine: %d CPUs (nproc), %s %s/%s, GOMAXPROCS %d in each process; load average at start %s; %s UTC.",
 		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0),
-		strings.Join(fields, " "), time.Now().UTC().Format("2006-01-02 15:04"))
+		loadAverage(), time.Now().UTC().Format("2006-01-02 15:04"))
+}
+
+// loadAverage is the 1, 5 and 15 minute load average, where the system
+// says it (Linux); other work on the machine shows in the numbers.
+func loadAverage() string {
+	load, err := os.ReadFile("/proc/loadavg")
+	fields := strings.Fields(string(load))
+	if err != nil || len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], " ")
 }
 
 func printHeader() {
