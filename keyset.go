@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 const (
@@ -33,9 +31,10 @@ const (
 )
 
 var (
-	errUnknownKey = errors.New("oidcauth: ID token signed with a key the provider does not publish")
-	errBadKeyID   = errors.New("oidcauth: ID token header is malformed")
-	errNoKeys     = errors.New("oidcauth: the provider's JWKS could not be loaded; retrying shortly")
+	errUnknownKey   = errors.New("oidcauth: ID token signed with a key the provider does not publish")
+	errBadKeyID     = errors.New("oidcauth: ID token header is malformed")
+	errNoKeys       = errors.New("oidcauth: the provider's JWKS could not be loaded; retrying shortly")
+	errBadSignature = errors.New("oidcauth: signature does not verify")
 )
 
 // keySet verifies JWS signatures with the provider's JWKS (RFC 7517),
@@ -78,7 +77,7 @@ func newKeySet(jwksURL string, client *http.Client, now func() time.Time) *keySe
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	kid, err := jwtKeyID(jwt)
+	j, err := parseCompactJWS(jwt)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +85,7 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 	keys, loaded := k.keys, k.loaded
 	k.mu.Unlock()
 	if loaded {
-		payload, known, err := verifyWith(ctx, keys, kid, jwt)
+		payload, known, err := verifyWith(keys, j)
 		if err == nil || known {
 			// A key we hold with this id did not verify: a bad signature,
 			// which a refetch cannot mend.
@@ -96,25 +95,28 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 	if keys, err = k.fetch(ctx); err != nil {
 		return nil, err
 	}
-	payload, _, err := verifyWith(ctx, keys, kid, jwt)
+	payload, _, err := verifyWith(keys, j)
 	return payload, err
 }
 
 // verifyWith tries the keys named kid (all keys when the token names none:
 // OIDC Core §10.1 lets a provider with one key leave kid out). known
 // reports whether a key with this id was there to try.
-func verifyWith(ctx context.Context, keys []publicKey, kid, jwt string) (payload []byte, known bool, err error) {
-	var candidates []crypto.PublicKey
+func verifyWith(keys []publicKey, j *compactJWS) (payload []byte, known bool, err error) {
+	tried := false
 	for _, pk := range keys {
-		if kid == "" || pk.kid == kid {
-			candidates = append(candidates, pk.key)
+		if j.kid != "" && pk.kid != j.kid {
+			continue
+		}
+		tried = true
+		if j.verify(pk.key) {
+			return j.payload, j.kid != "", nil
 		}
 	}
-	if len(candidates) == 0 {
+	if !tried {
 		return nil, false, errUnknownKey
 	}
-	payload, err = (&oidc.StaticKeySet{PublicKeys: candidates}).VerifySignature(ctx, jwt)
-	return payload, kid != "", err
+	return nil, j.kid != "", errBadSignature
 }
 
 // fetch returns the keys of a fetch it starts or joins, or an error when

@@ -244,7 +244,7 @@ func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s 
 		if idt.IssuedAt.IsZero() || idt.IssuedAt.After(a.cfg.Now().Add(a.cfg.ClockSkew)) {
 			return "", fail(ErrInvalidIDToken, errors.New("iat missing or in the future"))
 		}
-		if claims, err = a.checkClaims(idt, resp.AccessToken); err != nil {
+		if claims, _, err = a.checkClaims(idt, resp.IDToken, resp.AccessToken); err != nil {
 			return "", err
 		}
 	}
