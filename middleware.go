@@ -13,8 +13,10 @@ import (
 // navigation (GET or HEAD) is redirected with 303 to the sign-in path with
 // returnTo set to the requested path; any other request (fetch or XHR,
 // Accept: application/json, a POST) gets 401 with WWW-Authenticate and a
-// JSON body. It makes no network call: the session is authenticated,
-// decrypted and checked for expiry locally, once per request.
+// JSON body. It makes no network call: the session cookie is
+// authenticated and decrypted locally (a cookie this process has already
+// opened is found in a bounded cache instead), and expiry and revocation
+// are checked on every request.
 //
 // A signed-in response defaults to Cache-Control: private, no-store, so no
 // shared cache keeps one user's page for another; next may Set its own.

@@ -37,6 +37,8 @@ const (
 	codecOverhead  = codecHeaderLen + 16
 )
 
+var strictB64 = base64.RawURLEncoding.Strict()
+
 var errCookieInvalid = errors.New("oidcauth: cookie invalid")
 
 type codecKey struct {
@@ -100,7 +102,9 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{b: make([]byte, 0,
 // open authenticates and decrypts value (the cookie called name) into sc's
 // buffer and returns the plaintext, valid until sc is reused.
 func (c *codec) open(sc *scratch, name, value string) ([]byte, error) {
-	enc := base64.RawURLEncoding
+	// Strict: the unused bits of the last character must be zero, so one
+	// session has exactly one cookie value (and one cache key).
+	enc := strictB64
 	n := enc.DecodedLen(len(value))
 	if n < codecOverhead {
 		return nil, errCookieInvalid

@@ -389,3 +389,26 @@ func TestChunkValueExactName(t *testing.T) {
 		t.Errorf("s.2 = %q, %v", v, ok)
 	}
 }
+
+// A cookie value whose last character differs only in bits base64 leaves
+// unused decodes to the same bytes under lenient decoding; strict decoding
+// refuses it, so a session has one cookie value (and one cache entry).
+func TestCookieValueCanonical(t *testing.T) {
+	a := testAuth(t, nil)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for size := 40; size < 43; size++ {
+		value := a.codec.seal("c", make([]byte, size))
+		sc := &scratch{}
+		if _, err := a.codec.open(sc, "c", value); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if len(value)%4 == 0 {
+			continue // no unused bits
+		}
+		last := strings.IndexByte(alphabet, value[len(value)-1])
+		twin := value[:len(value)-1] + string(alphabet[last^1])
+		if _, err := a.codec.open(sc, "c", twin); err == nil {
+			t.Errorf("size %d: a non-canonical twin of the cookie opened", size)
+		}
+	}
+}
