@@ -42,15 +42,26 @@ func parseCompactJWS(jwt string) (*compactJWS, error) {
 	if err != nil {
 		return nil, errBadKeyID
 	}
-	var hdr struct {
-		Alg  string          `json:"alg"`
-		Kid  string          `json:"kid"`
-		Crit json.RawMessage `json:"crit"`
-	}
-	if json.Unmarshal(hb, &hdr) != nil || hdr.Crit != nil {
+	// Header names are matched exactly, as go-jose matches them when it
+	// checks "alg" against the allowed list: encoding/json's struct
+	// decoding would also take "Alg" or "ALG", so a header carrying both
+	// could pass that check with one algorithm and be verified with
+	// another.
+	var hdr map[string]json.RawMessage
+	if json.Unmarshal(hb, &hdr) != nil {
 		return nil, errBadKeyID
 	}
-	j := &compactJWS{alg: hdr.Alg, kid: hdr.Kid, signingInput: jwt[:len(h)+1+len(p)]}
+	if _, crit := hdr["crit"]; crit {
+		return nil, errBadKeyID
+	}
+	var alg, kid string
+	if json.Unmarshal(hdr["alg"], &alg) != nil {
+		return nil, errBadKeyID
+	}
+	if raw, ok := hdr["kid"]; ok && json.Unmarshal(raw, &kid) != nil {
+		return nil, errBadKeyID
+	}
+	j := &compactJWS{alg: alg, kid: kid, signingInput: jwt[:len(h)+1+len(p)]}
 	if j.payload, err = enc.DecodeString(p); err != nil {
 		return nil, errBadKeyID
 	}

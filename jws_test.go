@@ -119,6 +119,7 @@ func TestParseCompactJWSRejects(t *testing.T) {
 		"header not JSON": base64.RawURLEncoding.EncodeToString([]byte(`nope`)) + ".e30.c2ln",
 		"padded payload":  "eyJhbGciOiJFUzI1NiJ9.e30=.c2ln",
 		"whitespace":      "eyJhbGciOiJFUzI1NiJ9 .e30.c2ln",
+		"no alg":          base64.RawURLEncoding.EncodeToString([]byte(`{"kid":"k"}`)) + ".e30.c2ln",
 	} {
 		if _, err := parseCompactJWS(jwt); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -132,4 +133,25 @@ func mustP256(t *testing.T) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// go-jose checks the exact "alg" against the allowed list; a header that
+// also carries "Alg" must be verified with that same "alg", never the
+// other.
+func TestCompactJWSHeaderNamesExact(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := signJWS(t, `{"alg":"RS256","Alg":"PS256","KID":"x","kid":"k1"}`, rsaKey, "PS256")
+	j, err := parseCompactJWS(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.alg != "RS256" || j.kid != "k1" {
+		t.Errorf("alg %q, kid %q: header names were not matched exactly", j.alg, j.kid)
+	}
+	if j.verify(rsaKey.Public()) {
+		t.Error("a PS256 signature verified under the header's RS256")
+	}
 }
