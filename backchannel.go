@@ -110,6 +110,12 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
 	lt, err := m.verifier.VerifyLogout(ctx, raw)
 	if err != nil {
+		// A key the key set does not hold (a rotation inside the refetch
+		// cooldown, or a JWKS outage) is no verdict on the token: 503, so
+		// the provider retries instead of dropping the logout.
+		if j, perr := parseCompactJWS(raw); perr == nil && !m.keys.holds(j.kid) {
+			return fail(ErrProviderUnavailable, err)
+		}
 		return fail(errInvalidLogoutToken, err)
 	}
 	var extra struct {
@@ -130,6 +136,16 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	if len(lt.Subject) > 255 || len(lt.SessionID) > 255 || len(lt.TokenID) > 255 {
 		return bad("claim too long")
 	}
+	// The revocation is recorded before the jti: if recording fails, the
+	// answer is 500 and the provider's retry (same jti) must still be
+	// taken. Revoking again for a replayed token changes nothing.
+	rev := Revocation{SID: lt.SessionID, At: now}
+	if lt.SessionID == "" {
+		rev = Revocation{Subject: lt.Subject, At: now}
+	}
+	if err := a.revoke(r.Context(), rev); err != nil {
+		return fail(ErrInternal, err)
+	}
 	// §2.6 item 8: a jti seen before is a replay. It is kept until the
 	// token could no longer pass the iat window above.
 	fresh, err := a.cfg.Revocations.FirstUse(r.Context(), lt.Issuer+"\x00"+lt.TokenID, now.Add(logoutTokenMaxAge+2*skew))
@@ -138,13 +154,6 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	}
 	if !fresh {
 		return bad("jti already used")
-	}
-	rev := Revocation{SID: lt.SessionID, At: now}
-	if lt.SessionID == "" {
-		rev = Revocation{Subject: lt.Subject, At: now}
-	}
-	if err := a.revoke(r.Context(), rev); err != nil {
-		return fail(ErrInternal, err)
 	}
 	a.cfg.Logger.Info("oidcauth: back-channel logout", "event", "back_channel_logout", "sid_given", lt.SessionID != "", "sub_given", lt.Subject != "")
 	return nil

@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -128,7 +129,6 @@ func TestBackChannelLogoutRejects(t *testing.T) {
 		{"bad signature", oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Misbehavior: oidcauthtest.Misbehavior{CorruptSignature: true}}},
 		{"alg none", oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Misbehavior: oidcauthtest.Misbehavior{AlgNone: true}}},
 		{"HMAC with the client secret", oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Misbehavior: oidcauthtest.Misbehavior{HMACWithSecret: true}}},
-		{"unknown key", oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Misbehavior: oidcauthtest.Misbehavior{SignWithUnknownKey: true}}},
 		{"wrong typ", oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Typ: "JWT"}},
 		{"wrong iss", edit(func(c map[string]any) { c["iss"] = "https://evil.example/oidc" })},
 		{"wrong aud", edit(func(c map[string]any) { c["aud"] = "another-client" })},
@@ -159,6 +159,18 @@ func TestBackChannelLogoutRejects(t *testing.T) {
 		})
 	}
 
+	// A key the provider does not publish (yet): no verdict on the token.
+	// 503 makes the provider retry, once the key set may hold the key.
+	t.Run("unknown key", func(t *testing.T) {
+		resp := f.postLogout(f.logoutToken(oidcauthtest.LogoutTokenOptions{Subject: sub, SID: sid, Misbehavior: oidcauthtest.Misbehavior{SignWithUnknownKey: true}}))
+		wantStatus(t, resp, http.StatusServiceUnavailable)
+		if got := body(t, resp); !strings.Contains(got, `"error":"temporarily_unavailable"`) {
+			t.Errorf("answer: %s", got)
+		}
+		if !f.signedIn() {
+			t.Fatal("a token signed with an unknown key ended the session")
+		}
+	})
 	t.Run("an ID token is not a logout token", func(t *testing.T) {
 		wantStatus(t, f.postLogout(f.auth.readSessionForTest(t, f)), http.StatusBadRequest)
 	})
@@ -299,4 +311,58 @@ func TestNoBackChannelWithoutIssuer(t *testing.T) {
 			t.Errorf("with an OpenID provider %v, back-channel logout mounted %v", oidc, mounted)
 		}
 	}
+}
+
+// failingRevocations fails its first Revoke, as a shared store does during
+// a blip.
+type failingRevocations struct {
+	*MemoryRevocations
+	failures int
+}
+
+func (f *failingRevocations) Revoke(ctx context.Context, r Revocation) error {
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("store unreachable")
+	}
+	return f.MemoryRevocations.Revoke(ctx, r)
+}
+
+// A logout that could not be recorded answers 500, and the provider's
+// retry of the same token is taken, not refused as a replay.
+func TestBackChannelLogoutRetryAfterFailure(t *testing.T) {
+	store := &failingRevocations{MemoryRevocations: NewMemoryRevocations(), failures: 1}
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	s := f.currentSession()
+	tok := f.logoutToken(oidcauthtest.LogoutTokenOptions{Subject: s.user.Subject, SID: s.sid})
+	wantStatus(t, f.postLogout(tok), http.StatusInternalServerError)
+	wantStatus(t, f.postLogout(tok), http.StatusOK)
+	if f.signedIn() {
+		t.Error("the retried logout did not end the session")
+	}
+	wantStatus(t, f.postLogout(tok), http.StatusBadRequest) // a replay after success
+}
+
+// A refresh of the provider's metadata keeps the cached signing keys:
+// they work through a JWKS outage that outlasts the metadata's lifetime.
+func TestMetadataRefreshKeepsKeys(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	old := f.auth.discovery.cached()
+	f.clock.Advance(metadataTTL + time.Minute)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{JWKSStatus: http.StatusInternalServerError})
+	_ = f.auth.Discover(context.Background()) // the stale copy; a refresh starts
+	deadline := time.Now().Add(5 * time.Second)
+	for f.auth.discovery.cached() == old && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the refresh runs in the background
+	}
+	now := f.auth.discovery.cached()
+	if now == old {
+		t.Fatal("the metadata was not refreshed")
+	}
+	if now.keys != old.keys {
+		t.Error("the refreshed metadata dropped the cached signing keys")
+	}
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 }

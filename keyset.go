@@ -119,6 +119,22 @@ func verifyWith(keys []publicKey, j *compactJWS) (payload []byte, known bool, er
 	return nil, j.kid != "", errBadSignature
 }
 
+// holds reports whether a JWKS has loaded and holds a key named kid (any
+// key, for a token without kid).
+func (k *keySet) holds(kid string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.loaded {
+		return false
+	}
+	for _, pk := range k.keys {
+		if kid == "" || pk.kid == kid {
+			return true
+		}
+	}
+	return false
+}
+
 // fetch returns the keys of a fetch it starts or joins, or an error when
 // none may start yet.
 func (k *keySet) fetch(ctx context.Context) ([]publicKey, error) {

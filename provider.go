@@ -20,6 +20,7 @@ type metadata struct {
 	verifier   *oidc.IDTokenVerifier
 	endSession string
 	issParam   bool // RFC 9207 authorization_response_iss_parameter_supported
+	keys       *keySet
 	fetchedAt  time.Time
 }
 
@@ -205,7 +206,14 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	// allowed skew so an ID token is accepted up to ClockSkew after its exp.
 	// Algorithms are what discovery advertises, less "none" and HMAC; with
 	// none advertised go-oidc requires RS256, the mandatory one.
-	m.verifier = oidc.NewVerifier(cfg.Issuer, newKeySet(extras.JWKS, cfg.HTTPClient, cfg.Now), &oidc.Config{
+	// A refresh of the metadata keeps the key set (and its cached keys)
+	// while jwks_uri is the same: keys keep working through a JWKS outage
+	// that outlasts the metadata's lifetime.
+	m.keys = newKeySet(extras.JWKS, cfg.HTTPClient, cfg.Now)
+	if prev := d.cached(); prev != nil && prev.keys != nil && prev.keys.url == extras.JWKS {
+		m.keys = prev.keys
+	}
+	m.verifier = oidc.NewVerifier(cfg.Issuer, m.keys, &oidc.Config{
 		ClientID:             cfg.ClientID,
 		SupportedSigningAlgs: algs,
 		Now:                  func() time.Time { return cfg.Now().Add(-skew) },
