@@ -15,8 +15,8 @@ import (
 
 // The back-channel logout endpoint, fed arbitrary logout_token values
 // derived from tokens signed with a key the provider never published: no
-// input may panic, be answered otherwise than 400, or revoke anything,
-// since no mutation can forge the signature.
+// input may panic, be accepted, or revoke anything, since no mutation can
+// forge the signature.
 func FuzzLogoutToken(f *testing.F) {
 	idp := oidcauthtest.NewServer(f, oidcauthtest.Options{ClientSecret: "s3cr3t"})
 	a, err := New(Config{
@@ -48,7 +48,9 @@ func FuzzLogoutToken(f *testing.F) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != http.StatusBadRequest {
+		// 400, or 503 for a key the key set does not hold (the provider
+		// would retry): never 200, never a fault.
+		if w.Code != http.StatusBadRequest && w.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d for a token no key signed", w.Code)
 		}
 		if n := a.cfg.Revocations.(*MemoryRevocations).Len(); n != 0 {
