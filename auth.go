@@ -22,6 +22,7 @@ type Auth struct {
 	callbackPath  string
 	touchEvery    int64 // seconds between rolling re-issues of the session
 	tokens        tokenTable
+	anonymous     *session        // marks a request this Auth found signed out
 	verified      *verifiedCache  // cookies already opened; nil with a Store
 	oauth2        []*oauth2Client // Config.OAuth2Providers, checked
 	// resourceParams are the RFC 8707 resource parameters of every
@@ -52,6 +53,7 @@ func New(cfg Config) (*Auth, error) {
 	if a.callbackPath == "" {
 		a.callbackPath = "/"
 	}
+	a.anonymous = &session{owner: a}
 	a.discovery = &discovery{cfg: &a.cfg}
 	if cfg.Store == nil {
 		a.verified = newVerifiedCache()

@@ -113,7 +113,7 @@ var sessionContextKey = &contextKey{"session"}
 // did not run or nobody is signed in; it never panics.
 func UserFromContext(ctx context.Context) (*User, bool) {
 	s, ok := ctx.Value(sessionContextKey).(*session)
-	if !ok || s == nil || s == anonymous {
+	if !ok || s == nil || s.id == "" {
 		return nil, false
 	}
 	return &s.user, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -476,5 +477,40 @@ func TestSignedInResponsesNotCached(t *testing.T) {
 	}
 	if privateNoStore[0] != "private, no-store" || len(privateNoStore) != 1 {
 		t.Errorf("the shared header value was written to: %q", privateNoStore)
+	}
+}
+
+// Two Auths in one app (customers and staff, two providers): a session one
+// put in the context never passes the other's RequireAuth, and the other's
+// own session still does.
+func TestTwoAuthsKeepTheirSessions(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil) // customers
+	staffIdP := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "staff-secret", User: oidcauthtest.User{Subject: "staff-1", Name: "Staff"}})
+	staff, err := New(Config{
+		Issuer: staffIdP.Issuer(), ClientID: oidcauthtest.DefaultClientID, ClientSecret: "staff-secret",
+		RedirectURL: f.app.URL + "/staff/callback", SessionKeys: [][]byte{testKey(7)}, CookieName: "staff",
+		SignInPath: "/staff/sign-in", SignOutPath: "/staff/sign-out", BackChannelLogoutPath: "/staff/backchannel",
+		HTTPClient: staffIdP.Client(), Now: f.clock.Now, Logger: f.auth.cfg.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff.Mount(f.mux)
+	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFromContext(r.Context())
+		io.WriteString(w, "admin console for "+u.Subject)
+	})
+	f.mux.Handle("/admin", f.auth.LoadUser(staff.RequireAuthAPI(admin)))
+
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther) // a customer
+	wantStatus(t, f.get("/admin"), http.StatusUnauthorized)
+
+	// Signed in as staff too, the staff session gets through.
+	resp := f.get("/staff/sign-in")
+	resp = f.get(location(t, resp).String())
+	wantStatus(t, f.get(location(t, resp).String()), http.StatusSeeOther)
+	resp = f.get("/admin")
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || got != "admin console for staff-1" {
+		t.Errorf("staff at /admin: %d %q", resp.StatusCode, got)
 	}
 }

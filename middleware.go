@@ -31,8 +31,8 @@ func (a *Auth) RequireAuthAPI(next http.Handler) http.Handler { return a.require
 
 func (a *Auth) require(next http.Handler, api bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s := sessionFromContext(r.Context()); s != nil && s != anonymous {
-			next.ServeHTTP(w, r) // an outer RequireAuth or LoadUser already decoded it
+		if s := sessionFromContext(r.Context()); s != nil && s.owner == a && s.id != "" {
+			next.ServeHTTP(w, r) // an outer RequireAuth or LoadUser of this Auth already decoded it
 			return
 		}
 		s := a.session(w, r)
@@ -64,13 +64,13 @@ func privateResponse(w http.ResponseWriter) {
 // private, no-store, as with RequireAuth.
 func (a *Auth) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sessionFromContext(r.Context()) != nil {
+		if s := sessionFromContext(r.Context()); s != nil && s.owner == a {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s := a.session(w, r)
 		if s == nil {
-			s = anonymous // remembered, so a nested RequireAuth does not decode again
+			s = a.anonymous // remembered, so a nested RequireAuth does not decode again
 		} else {
 			privateResponse(w)
 		}
@@ -78,17 +78,18 @@ func (a *Auth) LoadUser(next http.Handler) http.Handler {
 	})
 }
 
-// anonymous marks a request already found to have no session.
-var anonymous = &session{}
-
 // session returns r's valid session or nil. With w, it also re-issues the
 // cookie when an eighth of the idle window has passed since the last time
 // (rolling idle timeout), and expires a cookie that is invalid or out of
 // date so the browser stops sending it.
 func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
-	if s := sessionFromContext(r.Context()); s != nil {
-		if s == anonymous {
-			return nil
+	// A session in the context counts only if this Auth put it there: an
+	// app with two Auths (customers and staff, two providers) must not let
+	// one's session through the other's RequireAuth, nor send one's tokens
+	// to the other's provider.
+	if s := sessionFromContext(r.Context()); s != nil && s.owner == a {
+		if s.id == "" {
+			return nil // a.anonymous
 		}
 		return s
 	}
@@ -99,6 +100,7 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 		}
 		return nil
 	}
+	s.owner = a
 	now := a.cfg.Now().Unix()
 	maxAge, idle := int64(a.cfg.SessionMaxAge.Seconds()), int64(a.cfg.SessionIdleTimeout.Seconds())
 	// The times are inside the authenticated payload: a browser or proxy

@@ -16,6 +16,7 @@ import (
 type session struct {
 	user User
 
+	owner    *Auth  // the Auth that opened it (not stored); "" id: no session
 	id       string // 16 random bytes, ours; names the session for revocation
 	provider string // which provider signed the user in; "" is the default
 	sid      string // the provider's session id (sid claim), for logout
