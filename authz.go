@@ -86,6 +86,13 @@ func AnyOf(reqs ...Requirement) Requirement {
 // (Claim("email_verified", "true")). With no values it is met when the claim
 // is present and not null, false, "" or empty. Claims come from the ID token,
 // merged with userinfo's when [Config.FetchUserInfo] is set.
+//
+// Claim, AnyRole, Organization, OrganizationRole and Scope speak for the
+// OpenID provider only: a user signed in through a plain OAuth 2.0
+// provider ([Config.OAuth2Providers]) never meets them, since that
+// provider's profile fields (a "roles" field at GitHub, say) mean
+// something else, or are the user's to edit. Write a Requirement of your
+// own (reading [User.Provider]) to authorize such users.
 func Claim(name string, values ...string) Requirement {
 	values = slices.Clone(values)
 	quoted := `"` + name + `"`
@@ -94,7 +101,7 @@ func Claim(name string, values ...string) Requirement {
 	plain := strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/") == ""
 	one := oneClaimType(name)
 	return func(_ *http.Request, u *User) bool {
-		if u == nil || (plain && !strings.Contains(u.claims, quoted)) {
+		if u == nil || u.Provider != "" || (plain && !strings.Contains(u.claims, quoted)) {
 			return false // cheap refusal: the claim is not there at all
 		}
 		raw, ok := claimRaw(u.claims, name, one)
@@ -233,7 +240,7 @@ func OrganizationRole(orgID string, roles ...string) Requirement {
 // it wants; key is that claim's name in quotes, for a cheap refusal when
 // the claim is absent.
 func decodeClaims(u *User, key string, v any) bool {
-	if u == nil || !strings.Contains(u.claims, key) {
+	if u == nil || u.Provider != "" || !strings.Contains(u.claims, key) {
 		return false
 	}
 	return json.Unmarshal([]byte(u.claims), v) == nil
@@ -252,7 +259,7 @@ func Scope(scopes ...string) Requirement {
 	scopes = slices.Clone(scopes)
 	return func(r *http.Request, _ *User) bool {
 		s := sessionFromContext(r.Context())
-		if s == nil || s.accessToken.seg[0] == "" {
+		if s == nil || s.provider != "" || s.accessToken.seg[0] == "" {
 			return false
 		}
 		var c struct {

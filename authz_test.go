@@ -322,3 +322,18 @@ func TestScopeClaimForms(t *testing.T) {
 		}
 	})
 }
+
+// A plain OAuth 2.0 provider's profile never grants a role: its "roles"
+// field is that provider's, not the OpenID provider's.
+func TestRequireIgnoresOAuth2Profiles(t *testing.T) {
+	gh := github()
+	gh.opts.Profile = map[string]any{"id": 42, "login": "octo", "roles": []string{"admin"}, "organizations": []string{"org-1"}}
+	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
+	f.mux.Handle("/admin", f.auth.Require(AnyRole("admin"))(protected))
+	f.mux.Handle("/org", f.auth.Require(Organization("org-1"))(protected))
+	f.mux.Handle("/claim", f.auth.Require(Claim("roles", "admin"))(protected))
+	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
+	for _, path := range []string{"/admin", "/org", "/claim"} {
+		wantStatus(t, f.get(path), http.StatusForbidden)
+	}
+}

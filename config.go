@@ -236,6 +236,8 @@ func (c *Config) normalize() error {
 	c.SessionIdleTimeout = min(c.SessionIdleTimeout, c.SessionMaxAge)
 	if c.SessionMaxAge < time.Minute {
 		bad("SessionMaxAge of %v is too short to sign in", c.SessionMaxAge)
+	} else if c.SessionIdleTimeout < time.Minute {
+		bad("SessionIdleTimeout of %v is too short to sign in (durations are time.Duration: 30*time.Minute, not 30)", c.SessionIdleTimeout)
 	}
 	if c.ClockSkew == 0 {
 		c.ClockSkew = defaultClockSkew

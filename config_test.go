@@ -41,6 +41,8 @@ func TestNewValidates(t *testing.T) {
 		{"bad cookie name", func(c *Config) { c.CookieName = "a b" }, "CookieName"},
 		{"negative lifetime", func(c *Config) { c.SessionMaxAge = -time.Second }, "may not be negative"},
 		{"sign-in path", func(c *Config) { c.SignInPath = "//evil" }, "SignInPath"},
+		{"idle timeout in nanoseconds", func(c *Config) { c.SessionIdleTimeout = 30 }, "SessionIdleTimeout of 30ns is too short"},
+		{"resource as an auth param", func(c *Config) { c.AuthParams = map[string]string{"resource": "https://api"} }, "list API resources in Resources"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := validConfig()

@@ -62,7 +62,15 @@ type MemoryRevocations struct {
 	jtis  map[string]int64      // unix seconds until which a jti is kept
 	sweep int64                 // unix seconds of the next sweep
 	now   func() time.Time
+	limit int // records kept at most; 0 is maxRevocations
 }
+
+// maxRevocations bounds the records of a MemoryRevocations (about 100 MB at
+// most): sign-out adds one per session, kept for a session lifetime, and a
+// script that signs in and out in a loop must not grow memory without end.
+// Past it, an arbitrary record of the most numerous kind (in practice a
+// signed-out session's) is dropped for the new one.
+const maxRevocations = 1_000_000
 
 type revoked struct{ at, until int64 }
 
@@ -101,6 +109,22 @@ func (m *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	}
 	if m.kinds[kind] == nil {
 		m.kinds[kind] = map[string]revoked{}
+	}
+	limit := m.limit
+	if limit == 0 {
+		limit = maxRevocations
+	}
+	if _, exists := m.kinds[kind][value]; !exists && int(m.n.Load()) >= limit {
+		largest := 0
+		for k := range m.kinds {
+			if len(m.kinds[k]) > len(m.kinds[largest]) {
+				largest = k
+			}
+		}
+		for v := range m.kinds[largest] {
+			delete(m.kinds[largest], v)
+			break
+		}
 	}
 	rec := revoked{at: r.At.Unix(), until: r.Until.Unix()}
 	if old, ok := m.kinds[kind][value]; ok {

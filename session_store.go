@@ -386,6 +386,10 @@ func (a *Auth) readSession(r *http.Request) (*session, bool) {
 func (a *Auth) readStoreSession(r *http.Request) (*session, bool) {
 	gs, err := a.cfg.Store.Get(r, a.sessionCookie)
 	if err != nil {
+		// A backend fault (or a cookie the store's own codec refuses)
+		// reads as signed out; say so, or an outage looks like everyone
+		// signing out.
+		a.cfg.Logger.Warn("oidcauth: session store read failed; treating the request as signed out", "error", logSafe(err))
 		return nil, true
 	}
 	if gs.IsNew {

@@ -155,7 +155,12 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	if s.refreshToken == "" {
 		return "", fail(ErrNoRefreshToken, nil)
 	}
-	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
+	// Detached from the request: a browser that gives up (a navigation,
+	// an aborted fetch) after the provider rotated the refresh token must
+	// not lose the new one, or the next refresh would spend the old one
+	// and the provider would revoke the session. HTTPClient's timeout
+	// still bounds the call.
+	ctx := oidc.ClientContext(context.WithoutCancel(r.Context()), a.cfg.HTTPClient)
 	m, resp, err := a.refresh(ctx, s, params)
 	if err != nil {
 		var pe *ProviderError

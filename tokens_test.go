@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -475,5 +476,50 @@ func TestLogtoClaimHelpers(t *testing.T) {
 	var none User
 	if none.Roles() != nil || none.CustomData(&data) == nil {
 		t.Error("a user without claims has roles or custom data")
+	}
+}
+
+type cancelKey struct{}
+
+// cancellingTransport cancels the request's context once the provider has
+// answered, as a browser that navigates away mid-refresh does, and then
+// reports the response lost if the context was the request's.
+type cancellingTransport struct{ base http.RoundTripper }
+
+func (c cancellingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if cancel, ok := req.Context().Value(cancelKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
+	if err == nil && req.Context().Err() != nil {
+		resp.Body.Close()
+		return nil, req.Context().Err()
+	}
+	return resp, err
+}
+
+// A browser that gives up while the refresh grant is under way does not
+// cost the session: the grant finishes, the rotated refresh token is kept.
+func TestRefreshSurvivesCancelledRequest(t *testing.T) {
+	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) {
+		c.HTTPClient = &http.Client{Transport: cancellingTransport{base: c.HTTPClient.Transport}}
+	})
+	f.mux.Handle("/token-abort", f.auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		_, err := f.auth.AccessToken(w, r.WithContext(context.WithValue(ctx, cancelKey{}, cancel)), "")
+		if err != nil {
+			w.WriteHeader(ErrorStatus(err))
+		}
+	})))
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	f.clock.Advance(11 * time.Minute)
+	f.get("/token-abort")
+	f.clock.Advance(11 * time.Minute)
+	if status, kind := f.getToken(""); status != http.StatusOK {
+		t.Fatalf("the refresh after an abandoned one: %d %s", status, kind)
+	}
+	if !f.signedIn() {
+		t.Error("signed out after an abandoned refresh")
 	}
 }

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 if ! command -v redis-server >/dev/null 2>&1; then
 	echo "installing redis-server (Debian package)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq redis-server >/dev/null
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
 # Debian's package may start a server of its own where an init system runs;
 # the tests never use it.
