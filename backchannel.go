@@ -1,7 +1,6 @@
 package oidcauth
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -86,18 +85,14 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	// §2.6 item 2 and the typ header (RFC 8417, the spec's §2.4 advice):
 	// an explicit type keeps an ID token or access token from passing as
 	// a logout token.
-	header, _, ok := strings.Cut(raw, ".")
-	if !ok || len(raw) > maxLogoutRequestBytes {
-		return bad("not a JWT")
+	if len(raw) > maxLogoutRequestBytes {
+		return bad("too long")
 	}
-	var hdr struct {
-		Typ string `json:"typ"`
+	j, err := parseCompactJWS(raw)
+	if err != nil {
+		return bad("not a compact JWS")
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(header)
-	if err != nil || json.Unmarshal(hb, &hdr) != nil {
-		return bad("header is not base64url JSON")
-	}
-	if hdr.Typ != "" && !strings.EqualFold(hdr.Typ, "logout+jwt") && !strings.EqualFold(hdr.Typ, "application/logout+jwt") {
+	if j.typ != "" && !strings.EqualFold(j.typ, "logout+jwt") && !strings.EqualFold(j.typ, "application/logout+jwt") {
 		return bad("typ is not logout+jwt")
 	}
 	m, err := a.discovery.get(r.Context())
@@ -113,7 +108,7 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 		// A key the key set does not hold (a rotation inside the refetch
 		// cooldown, or a JWKS outage) is no verdict on the token: 503, so
 		// the provider retries instead of dropping the logout.
-		if j, perr := parseCompactJWS(raw); perr == nil && !m.keys.holds(j.kid) {
+		if !m.keys.holds(j.kid) {
 			return fail(ErrProviderUnavailable, err)
 		}
 		return fail(errInvalidLogoutToken, err)

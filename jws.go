@@ -23,6 +23,7 @@ import (
 // checked here with the standard library instead.
 type compactJWS struct {
 	alg, kid     string
+	typ          string // the header's typ, when there is one
 	signingInput string // header.payload, as signed
 	payload      []byte
 	sig          []byte
@@ -54,14 +55,16 @@ func parseCompactJWS(jwt string) (*compactJWS, error) {
 	if _, crit := hdr["crit"]; crit {
 		return nil, errBadKeyID
 	}
-	var alg, kid string
-	if json.Unmarshal(hdr["alg"], &alg) != nil {
+	j := &compactJWS{signingInput: jwt[:len(h)+1+len(p)]}
+	if json.Unmarshal(hdr["alg"], &j.alg) != nil {
 		return nil, errBadKeyID
 	}
-	if raw, ok := hdr["kid"]; ok && json.Unmarshal(raw, &kid) != nil {
+	if raw, ok := hdr["kid"]; ok && json.Unmarshal(raw, &j.kid) != nil {
 		return nil, errBadKeyID
 	}
-	j := &compactJWS{alg: alg, kid: kid, signingInput: jwt[:len(h)+1+len(p)]}
+	if raw, ok := hdr["typ"]; ok && json.Unmarshal(raw, &j.typ) != nil {
+		return nil, errBadKeyID
+	}
 	if j.payload, err = enc.DecodeString(p); err != nil {
 		return nil, errBadKeyID
 	}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -286,23 +285,4 @@ func (j jwk) publicKey() crypto.PublicKey {
 		return ed25519.PublicKey(x)
 	}
 	return nil
-}
-
-// jwtKeyID reads the kid of a compact JWS's protected header.
-func jwtKeyID(jwt string) (string, error) {
-	header, _, ok := strings.Cut(jwt, ".")
-	if !ok {
-		return "", errBadKeyID
-	}
-	b, err := base64.RawURLEncoding.DecodeString(header)
-	if err != nil {
-		return "", errBadKeyID
-	}
-	var h struct {
-		Kid string `json:"kid"`
-	}
-	if json.Unmarshal(b, &h) != nil {
-		return "", errBadKeyID
-	}
-	return h.Kid, nil
 }

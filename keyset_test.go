@@ -79,7 +79,7 @@ func TestParseJWKS(t *testing.T) {
 	}
 }
 
-func TestJWTKeyID(t *testing.T) {
+func TestCompactJWSKeyID(t *testing.T) {
 	enc := func(v any) string {
 		b, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(b)
@@ -95,9 +95,9 @@ func TestJWTKeyID(t *testing.T) {
 		{"not-base64!.e30.sig", "", true},
 		{"no-dots", "", true},
 	} {
-		kid, err := jwtKeyID(tc.jwt)
-		if kid != tc.kid || (err != nil) != tc.fail {
-			t.Errorf("jwtKeyID(%q) = %q, %v", tc.jwt, kid, err)
+		j, err := parseCompactJWS(tc.jwt)
+		if (err != nil) != tc.fail || (err == nil && j.kid != tc.kid) {
+			t.Errorf("parseCompactJWS(%q) = %+v, %v", tc.jwt, j, err)
 		}
 	}
 }
