@@ -134,7 +134,7 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	// The revocation is recorded before the jti: if recording fails, the
 	// answer is 500 and the provider's retry (same jti) must still be
 	// taken. Revoking again for a replayed token changes nothing.
-	rev := Revocation{SID: lt.SessionID, At: now}
+	rev := Revocation{ProviderSID: lt.SessionID, At: now}
 	if lt.SessionID == "" {
 		rev = Revocation{Subject: lt.Subject, At: now}
 	}
