@@ -243,8 +243,8 @@ func TestRevocations(t *testing.T) {
 	}
 	for _, rev := range []oidcauth.Revocation{
 		{SessionID: "id-1", At: now, Until: now.Add(time.Hour)},
-		{SID: "sid-1", At: now.Add(-time.Minute), Until: now.Add(time.Hour)},
-		{SID: "sid-1", At: now.Add(-time.Hour), Until: now.Add(time.Minute)}, // earlier: kept later
+		{ProviderSID: "sid-1", At: now.Add(-time.Minute), Until: now.Add(time.Hour)},
+		{ProviderSID: "sid-1", At: now.Add(-time.Hour), Until: now.Add(time.Minute)}, // earlier: kept later
 		{Subject: "sub|1", At: now, Until: now.Add(2 * time.Hour)},
 	} {
 		if err := r.Revoke(ctx, rev); err != nil {
@@ -288,8 +288,8 @@ func TestRevocationsReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oidcauth.db")
 	db := open(t, path, Options{})
 	r := db.Revocations()
-	_ = r.Revoke(ctx, oidcauth.Revocation{SID: "sid-1", At: now, Until: now.Add(time.Hour)})
-	_ = r.Revoke(ctx, oidcauth.Revocation{SID: "sid-1", At: now.Add(-time.Hour), Until: now.Add(time.Minute)})
+	_ = r.Revoke(ctx, oidcauth.Revocation{ProviderSID: "sid-1", At: now, Until: now.Add(time.Hour)})
+	_ = r.Revoke(ctx, oidcauth.Revocation{ProviderSID: "sid-1", At: now.Add(-time.Hour), Until: now.Add(time.Minute)})
 	_ = r.Revoke(ctx, oidcauth.Revocation{SessionID: "id-1", At: now, Until: now.Add(time.Hour)})
 	db.Close()
 	r = open(t, path, Options{}).Revocations()
@@ -299,7 +299,9 @@ func TestRevocationsReopen(t *testing.T) {
 	if !r.IsRevoked("id-1", "", "", now) || r.IsRevoked("id-2", "", "", now) {
 		t.Error("session id record lost")
 	}
-	if n := r.Mirror().Len(); n != 2 {
+	n := 0
+	r.Mirror().Range(func(oidcauth.Revocation) bool { n++; return true })
+	if n != 2 {
 		t.Errorf("mirror holds %d records, want 2", n)
 	}
 }

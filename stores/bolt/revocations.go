@@ -91,8 +91,8 @@ func (r *Revocations) Mirror() *oidcauth.MemoryRevocations { return r.mirror }
 // for a SID, u for a Subject.
 func revocationKey(rev oidcauth.Revocation) []byte {
 	switch {
-	case rev.SID != "":
-		return append([]byte("s"), rev.SID...)
+	case rev.ProviderSID != "":
+		return append([]byte("s"), rev.ProviderSID...)
 	case rev.Subject != "":
 		return append([]byte("u"), rev.Subject...)
 	default:
@@ -109,7 +109,7 @@ func decodeRevocation(k, v []byte) (oidcauth.Revocation, bool) {
 	case 'i':
 		rev.SessionID = value
 	case 's':
-		rev.SID = value
+		rev.ProviderSID = value
 	case 'u':
 		rev.Subject = value
 	default:
