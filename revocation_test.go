@@ -87,8 +87,8 @@ func TestMemoryRevocationsBoundedPerKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m.Len() > 110 {
-		t.Errorf("%d records kept, bound 110", m.Len())
+	if m.len() > 110 {
+		t.Errorf("%d records kept, bound 110", m.len())
 	}
 	for i := range 10 {
 		if !m.IsRevoked("", "", fmt.Sprint("u-", i), now) {

@@ -64,9 +64,9 @@ type User struct {
 	// Issuer and Subject together identify a user (OIDC Core §5.7); an
 	// e-mail address alone never does.
 	Issuer string
-	// Provider is the name of the [OAuth2Provider] that signed the user
+	// OAuth2Provider is the name of the [OAuth2Provider] that signed the user
 	// in, or "" for the OpenID Connect provider.
-	Provider string
+	OAuth2Provider string
 
 	claims string // raw JSON object of every claim
 }
