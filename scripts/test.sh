@@ -11,20 +11,24 @@ export LC_ALL=C # bash's `times` and awk's numbers with a decimal point
 # of all stages prints at the end, also when a stage fails.
 stage_names=() stage_wall=() stage_cpu=()
 times_file=$(mktemp)
-cpu_now() { # user+sys seconds of this shell's finished children
+# cpu_now sets cpu to the user+sys seconds of this shell's finished
+# children (in this shell: `times` in a subshell would see none).
+cpu_now() {
 	times >"$times_file"
-	awk 'function s(x) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
-		NR == 2 { printf "%.1f", s($1) + s($2) }' "$times_file"
+	cpu=$(awk 'function s(x) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+		NR == 2 { printf "%.1f", s($1) + s($2) }' "$times_file")
 }
 stage() {
 	local name=$1 wall0=$EPOCHREALTIME cpu0
 	shift
-	cpu0=$(cpu_now)
+	cpu_now
+	cpu0=$cpu
 	echo "== $name"
 	"$@"
 	stage_names+=("$name")
 	stage_wall+=("$(awk -v a="$wall0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')")
-	stage_cpu+=("$(awk -v a="$cpu0" -v b="$(cpu_now)" 'BEGIN { printf "%.1f", b - a }')")
+	cpu_now
+	stage_cpu+=("$(awk -v a="$cpu0" -v b="$cpu" 'BEGIN { printf "%.1f", b - a }')")
 	echo "-- $name: ${stage_wall[-1]} s wall, ${stage_cpu[-1]} s CPU"
 }
 report() {
