@@ -35,13 +35,6 @@ func newOAuth2Clients(cfg *Config) []*oauth2Client {
 	return out
 }
 
-// WithProvider signs in with the [OAuth2Provider] of that name instead of
-// the OpenID Connect provider. An unknown name fails the sign-in with
-// [ErrUnknownProvider].
-func WithProvider(name string) SignInOption {
-	return optionFunc(func(o *signInOptions) { o.provider = name })
-}
-
 // oauth2Provider returns the provider named name; nil when name is "" (the
 // OpenID Connect provider) or unknown.
 func (a *Auth) oauth2Provider(name string) *oauth2Client {
@@ -224,32 +217,6 @@ func (a *Auth) chooseProvider(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_ = chooserPage.Execute(w, choices)
-}
-
-// refresh redeems s's refresh token at the provider that signed s in; the
-// metadata is nil for a plain OAuth 2.0 provider.
-func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*metadata, *tokenResponse, error) {
-	if s.provider != "" {
-		p := a.oauth2Provider(s.provider)
-		if p == nil {
-			return nil, nil, fail(ErrNotSignedIn, errors.New("the session's provider is no longer configured"))
-		}
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
-		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
-		var pe *ProviderError
-		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
-			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
-			// refresh token is dead, and so is the session.
-			pe.Code = "invalid_grant"
-		}
-		return nil, resp, err
-	}
-	m, err := a.discovery.get(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
-	return m, resp, err
 }
 
 // fetchOAuth2User is FetchUserInfo for a plain OAuth 2.0 provider's
