@@ -144,7 +144,7 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	// can carry: its cut-off takes ClockSkew more, so a session opened on
 	// an instance whose clock runs ahead is still covered. A subject's
 	// cut-off is iat exactly, so the user can sign in again at once.
-	rev := Revocation{SID: lt.SessionID, At: lt.IssuedAt.Add(skew)}
+	rev := Revocation{ProviderSID: lt.SessionID, At: lt.IssuedAt.Add(skew)}
 	if lt.SessionID == "" {
 		rev = Revocation{Subject: lt.Subject, At: lt.IssuedAt}
 	}

@@ -44,7 +44,7 @@ var (
 	// in the chain has the details), [Config.OnSignIn] denied the user, or
 	// the provider refused a token for a resource or organization
 	// ([Auth.AccessToken]). Answered with 403.
-	ErrAccessDenied = errors.New("oidcauth: sign-in refused")
+	ErrAccessDenied = errors.New("oidcauth: access denied")
 	// ErrAuthorization: the provider answered the authorization request
 	// with an error other than a refusal (invalid_scope,
 	// unauthorized_client, server_error, …); a *[ProviderError] in the

@@ -30,7 +30,7 @@ func (a *Auth) SignInHandler() http.Handler {
 			a.chooseProvider(w, r)
 			return
 		}
-		opts := []SignInOption{WithReturnTo(q.Get("returnTo")), WithProvider(q.Get("provider"))}
+		opts := []SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}
 		if s := q.Get("first_screen"); slices.Contains(firstScreens, s) {
 			opts = append(opts, WithFirstScreen(s))
 		}

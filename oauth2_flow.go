@@ -49,6 +49,15 @@ func (a *Auth) oauth2Provider(name string) *oauth2Client {
 	return nil
 }
 
+// providerOf reports whether s, a session of a plain OAuth 2.0 provider,
+// was signed in by a provider configured now under its name: the same
+// authorization endpoint (the session's issuer). A provider renamed onto
+// another service's endpoints does not inherit its sessions.
+func (a *Auth) providerOf(s *session) bool {
+	p := a.oauth2Provider(s.provider)
+	return p != nil && p.AuthorizationEndpoint == s.user.Issuer
+}
+
 // pickProvider resolves a sign-in's provider: nil means the OpenID Connect
 // provider. With no Issuer, a single OAuth 2.0 provider is the default.
 func (a *Auth) pickProvider(name string) (*oauth2Client, error) {
@@ -92,7 +101,7 @@ func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Cli
 	http.Redirect(w, r, p.authorize.AuthCodeURL(t.state, params...), http.StatusSeeOther)
 }
 
-// ProviderCallbackHandler finishes a sign-in with the [OAuth2Provider]
+// OAuth2CallbackHandler finishes a sign-in with the [OAuth2Provider]
 // named name, at that provider's RedirectURL path ([Auth.Mount] puts it
 // there). It accepts only a response to a sign-in started with that same
 // provider (400 otherwise: a mix-up), redeems the code with the client's
@@ -100,7 +109,7 @@ func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Cli
 // access token, maps it, and replaces any earlier session with a fresh one.
 // Any failure answers 4xx/5xx and leaves no session. An unknown name gives
 // a handler that answers 404.
-func (a *Auth) ProviderCallbackHandler(name string) http.Handler {
+func (a *Auth) OAuth2CallbackHandler(name string) http.Handler {
 	p := a.oauth2Provider(name)
 	if p == nil {
 		return http.NotFoundHandler()
@@ -155,14 +164,14 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 		id:       string(id[:]),
 		provider: p.Name,
 		user: User{
-			Subject:  prof.id,
-			Name:     prof.name,
-			Email:    prof.email,
-			Picture:  prof.avatar,
-			Phone:    prof.phone,
-			Issuer:   p.AuthorizationEndpoint,
-			Provider: p.Name,
-			claims:   prof.raw,
+			Subject:        prof.id,
+			Name:           prof.name,
+			Email:          prof.email,
+			Picture:        prof.avatar,
+			Phone:          prof.phone,
+			Issuer:         p.AuthorizationEndpoint,
+			OAuth2Provider: p.Name,
+			claims:         prof.raw,
 		},
 		created:      now,
 		touched:      now,
@@ -174,7 +183,7 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 		if err := a.cfg.OnSignIn(r.Context(), &s.user); err != nil {
 			return nil, "", fail(ErrAccessDenied, err)
 		}
-		if s.user.Subject != prof.id || s.user.Provider != p.Name || s.user.Issuer != p.AuthorizationEndpoint {
+		if s.user.Subject != prof.id || s.user.OAuth2Provider != p.Name || s.user.Issuer != p.AuthorizationEndpoint {
 			return nil, "", fail(ErrInternal, errors.New("OnSignIn may not change the subject, issuer or provider"))
 		}
 	}
@@ -186,7 +195,7 @@ func (a *Auth) mountOAuth2(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	for _, p := range a.oauth2 {
-		mux.Handle(p.callbackPath, a.ProviderCallbackHandler(p.Name))
+		mux.Handle(p.callbackPath, a.OAuth2CallbackHandler(p.Name))
 	}
 }
 
@@ -236,6 +245,6 @@ func (a *Auth) fetchOAuth2User(ctx context.Context, s *session, accessToken stri
 	}
 	return &User{
 		Subject: prof.id, Name: prof.name, Email: prof.email, Picture: prof.avatar, Phone: prof.phone,
-		Issuer: p.AuthorizationEndpoint, Provider: p.Name, claims: prof.raw,
+		Issuer: p.AuthorizationEndpoint, OAuth2Provider: p.Name, claims: prof.raw,
 	}, nil
 }

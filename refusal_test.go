@@ -20,7 +20,7 @@ func revocationList(t *testing.T, a *Auth) []string {
 	}
 	var out []string
 	m.Range(func(r Revocation) bool {
-		out = append(out, strings.Join([]string{r.SessionID, r.SID, r.Subject, r.At.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339)}, "|"))
+		out = append(out, strings.Join([]string{r.SessionID, r.ProviderSID, r.Subject, r.At.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339)}, "|"))
 		return true
 	})
 	slices.Sort(out)

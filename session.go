@@ -195,7 +195,7 @@ func unmarshalSession(p string, issuer string) (*session, error) {
 	s.user.Picture, s.user.Username = d.str(), d.str()
 	s.user.EmailVerified = flags&flagEmailVerified != 0
 	s.user.Issuer = issuer
-	s.user.Provider = s.provider
+	s.user.OAuth2Provider = s.provider
 	if flags&flagExtra != 0 {
 		if own := d.str(); own != "" {
 			s.user.Issuer = own

@@ -133,7 +133,7 @@ func TestVerifiedCacheHitStillChecked(t *testing.T) {
 			t.Fatal("not cached")
 		}
 		c.Advance(time.Second)
-		if err := a.cfg.Revocations.Revoke(t.Context(), Revocation{SID: s.sid, At: c.Now(), Until: c.Now().Add(time.Hour)}); err != nil {
+		if err := a.cfg.Revocations.Revoke(t.Context(), Revocation{ProviderSID: s.sid, At: c.Now(), Until: c.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if a.verified.len() != 1 {

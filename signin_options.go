@@ -63,9 +63,9 @@ func WithAuthParam(key, value string) SignInOption {
 // handler passes through from its query string.
 var firstScreens = []string{"sign_in", "register", "reset_password", "single_sign_on", "identifier:sign_in", "identifier:register"}
 
-// WithProvider signs in with the [OAuth2Provider] of that name instead of
+// WithOAuth2Provider signs in with the [OAuth2Provider] of that name instead of
 // the OpenID Connect provider. An unknown name fails the sign-in with
 // [ErrUnknownProvider].
-func WithProvider(name string) SignInOption {
+func WithOAuth2Provider(name string) SignInOption {
 	return optionFunc(func(o *signInOptions) { o.provider = name })
 }
