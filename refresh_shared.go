@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
 
 // Refreshes coordinated across instances (RefreshCoordinator).
@@ -255,20 +256,20 @@ func (a *Auth) sealOutcome(ck string, s *session, ended bool, key tokenKey, tok 
 	b = appendString(b, tok)
 	b = binary.AppendUvarint(b, uint64(max(expiry, 0)))
 	b = s.marshal(b)
-	return a.codec.sealBytes(outcomeName(ck), b)
+	return a.codec.SealBytes(outcomeName(ck), b)
 }
 
 var errOutcome = errors.New("oidcauth: a published refresh outcome does not open or is not this session's")
 
 // openOutcome decrypts and decodes a published outcome of the session id.
 func (a *Auth) openOutcome(ck string, sealed []byte, id string) (*outcome, bool, error) {
-	sc := scratchPool.Get().(*scratch)
-	plain, err := a.codec.openBytes(sc, outcomeName(ck), sealed)
+	sc := cookie.ScratchPool.Get().(*cookie.Scratch)
+	plain, err := a.codec.OpenBytes(sc, outcomeName(ck), sealed)
 	var p string
 	if err == nil {
 		p = string(plain)
 	}
-	scratchPool.Put(sc)
+	cookie.ScratchPool.Put(sc)
 	if err != nil || len(p) < 3 || p[0] != outcomeFormat {
 		return nil, false, fail(ErrTokenEndpoint, errOutcome)
 	}
