@@ -43,8 +43,9 @@ func (s *Sessions) Delete(_ context.Context, key string) error {
 	})
 }
 
-// CompareAndSwap implements oidcauth.ServerBackend in one write
-// transaction, which bbolt serialises.
+// CompareAndSwap puts value under key for ttl only if key still holds
+// old (as Load returned it, unexpired), and reports whether it did: a
+// session read before another request saved it is not saved over it.
 func (s *Sessions) CompareAndSwap(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
 	now := s.d.opts.Now()
 	rec := append(encodeTime(make([]byte, 0, 8+len(value)), now.Add(ttl)), value...)
@@ -58,5 +59,5 @@ func (s *Sessions) CompareAndSwap(_ context.Context, key string, old, value []by
 		swapped = true
 		return b.Put([]byte(key), rec)
 	})
-	return swapped && err == nil, err
+	return swapped, err
 }
