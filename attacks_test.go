@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcauth/oidcauth/internal/cookie"
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
@@ -27,7 +28,7 @@ func TestPlantedCookiesDoNotSurvive(t *testing.T) {
 	u, _ := url.Parse(f.app.URL)
 	f.jar.SetCookies(u, []*http.Cookie{
 		{Name: f.auth.sessionCookie, Value: planted, Path: "/", Secure: true},
-		{Name: chunkName(f.auth.sessionCookie, 1), Value: "stale-chunk", Path: "/", Secure: true},
+		{Name: cookie.ChunkName(f.auth.sessionCookie, 1), Value: "stale-chunk", Path: "/", Secure: true},
 		{Name: f.auth.txPrefix + strings.Repeat("A", 16), Value: "forged-transaction", Path: "/", Secure: true},
 	})
 	f.idp.SetUser(oidcauthtest.User{Subject: "victim", Name: "Victor"})
@@ -35,7 +36,7 @@ func TestPlantedCookiesDoNotSurvive(t *testing.T) {
 	if f.cookie(f.auth.sessionCookie) == planted || f.sessionID() == plantedID {
 		t.Error("the planted session survived sign-in")
 	}
-	if f.cookie(chunkName(f.auth.sessionCookie, 1)) != "" {
+	if f.cookie(cookie.ChunkName(f.auth.sessionCookie, 1)) != "" {
 		t.Error("a stale session chunk survived sign-in")
 	}
 	if got := body(t, f.get("/profile")); got != "hello victim Victor" {
@@ -48,7 +49,7 @@ func TestPlantedCookiesDoNotSurvive(t *testing.T) {
 func TestSessionCookieForgeries(t *testing.T) {
 	a := testAuth(t, nil)
 	s, _, _ := typicalSession(t, time.Now())
-	good := a.codec.seal(a.sessionCookie, s.marshal(nil))
+	good := a.codec.Seal(a.sessionCookie, s.marshal(nil))
 	opens := func(v string) bool {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.AddCookie(&http.Cookie{Name: a.sessionCookie, Value: v})
@@ -82,11 +83,11 @@ func TestSessionCookieForgeries(t *testing.T) {
 	if opens(good + "A") {
 		t.Error("an extended value opens")
 	}
-	if opens(a.codec.seal(a.txPrefix+"x", s.marshal(nil))) {
+	if opens(a.codec.Seal(a.txPrefix+"x", s.marshal(nil))) {
 		t.Error("a value sealed for another cookie name opens as the session")
 	}
 	rotated := testAuth(t, func(c *Config) { c.SessionKeys = [][]byte{testKey(2)} })
-	if opens(rotated.codec.seal(a.sessionCookie, s.marshal(nil))) {
+	if opens(rotated.codec.Seal(a.sessionCookie, s.marshal(nil))) {
 		t.Error("a cookie sealed under a key this app does not hold opens")
 	}
 }

@@ -7,15 +7,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
 
 // Auth signs users in with an OpenID Connect provider and guards handlers.
 // Create it with [New]. It is immutable and safe for concurrent use.
 type Auth struct {
 	cfg           Config
-	codec         *codec
+	codec         *cookie.Codec
 	discovery     *discovery
-	cookies       cookieOptions
+	cookies       cookie.Options
 	sessionCookie string
 	txPrefix      string
 	origin        string // scheme://host of RedirectURL: the app's origin
@@ -37,7 +39,7 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	c, err := newCodec(cfg.SessionKeys, cfg.Issuer+"\x00"+cfg.ClientID)
+	c, err := cookie.NewCodec(cfg.SessionKeys, cfg.Issuer+"\x00"+cfg.ClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +47,7 @@ func New(cfg Config) (*Auth, error) {
 	a := &Auth{
 		cfg:          cfg,
 		codec:        c,
-		cookies:      cookieOptions{secure: redirect.Scheme == "https"},
+		cookies:      cookie.Options{Secure: redirect.Scheme == "https"},
 		origin:       originOf(redirect),
 		callbackPath: redirect.EscapedPath(),
 		touchEvery:   max(int64(cfg.SessionIdleTimeout/time.Second)/8, 1),
@@ -67,7 +69,7 @@ func New(cfg Config) (*Auth, error) {
 		a.resourceParams = url.Values{"resource": resources}.Encode()
 	}
 	a.sessionCookie = cfg.CookieName
-	if a.cookies.secure {
+	if a.cookies.Secure {
 		// __Host- cookies are only accepted over https, with Path=/ and no
 		// Domain, so a sibling subdomain cannot plant or shadow them.
 		a.sessionCookie = "__Host-" + cfg.CookieName
@@ -87,37 +89,6 @@ func (a *Auth) Discover(ctx context.Context) error {
 	}
 	_, err := a.discovery.get(ctx)
 	return err
-}
-
-// Handler returns every route on one handler, for routers that take an
-// http.Handler: [Config.SignInPath], RedirectURL's path,
-// [Config.SignOutPath] and [Config.BackChannelLogoutPath]; anything else
-// is 404. It matches the full request path, so mount it where paths
-// arrive unchanged (not behind http.StripPrefix); to serve under a prefix,
-// put the prefix in those settings.
-func (a *Auth) Handler() http.Handler {
-	mux := http.NewServeMux()
-	a.Mount(mux)
-	return mux
-}
-
-// Mount registers the sign-in handler at [Config.SignInPath], the callback
-// at RedirectURL's path (when there is an Issuer), each OAuth 2.0
-// provider's callback at its RedirectURL's path, the sign-out handler at
-// [Config.SignOutPath] and (with an Issuer) the back-channel logout
-// handler at [Config.BackChannelLogoutPath] on mux.
-func (a *Auth) Mount(mux interface {
-	Handle(pattern string, handler http.Handler)
-}) {
-	mux.Handle(a.cfg.SignInPath, a.SignInHandler())
-	if a.cfg.Issuer != "" {
-		mux.Handle(a.callbackPath, a.CallbackHandler())
-	}
-	a.mountOAuth2(mux)
-	mux.Handle(a.cfg.SignOutPath, a.SignOutHandler())
-	if a.cfg.Issuer != "" {
-		mux.Handle(a.cfg.BackChannelLogoutPath, a.BackChannelLogoutHandler())
-	}
 }
 
 // IsAuthenticated reports whether r carries a valid, unexpired session.

@@ -92,7 +92,7 @@ func AnyOf(reqs ...Requirement) Requirement {
 // provider ([Config.OAuth2Providers]) never meets them, since that
 // provider's profile fields (a "roles" field at GitHub, say) mean
 // something else, or are the user's to edit. Write a Requirement of your
-// own (reading [User.Provider]) to authorize such users.
+// own (reading [User.OAuth2Provider]) to authorize such users.
 func Claim(name string, values ...string) Requirement {
 	values = slices.Clone(values)
 	quoted := `"` + name + `"`
@@ -101,7 +101,7 @@ func Claim(name string, values ...string) Requirement {
 	plain := strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/") == ""
 	one := oneClaimType(name)
 	return func(_ *http.Request, u *User) bool {
-		if u == nil || u.Provider != "" || (plain && !strings.Contains(u.claims, quoted)) {
+		if u == nil || u.OAuth2Provider != "" || (plain && !strings.Contains(u.claims, quoted)) {
 			return false // cheap refusal: the claim is not there at all
 		}
 		raw, ok := claimRaw(u.claims, name, one)
@@ -247,7 +247,7 @@ func OrganizationRole(orgID string, roles ...string) Requirement {
 // it wants; key is that claim's name in quotes, for a cheap refusal when
 // the claim is absent.
 func decodeClaims(u *User, key string, v any) bool {
-	if u == nil || u.Provider != "" || !strings.Contains(u.claims, key) {
+	if u == nil || u.OAuth2Provider != "" || !strings.Contains(u.claims, key) {
 		return false
 	}
 	return json.Unmarshal([]byte(u.claims), v) == nil

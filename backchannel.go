@@ -131,12 +131,19 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	if len(lt.Subject) > 255 || len(lt.SessionID) > 255 || len(lt.TokenID) > 255 {
 		return bad("claim too long")
 	}
-	// The revocation is recorded before the jti: if recording fails, the
-	// answer is 500 and the provider's retry (same jti) must still be
-	// taken. Revoking again for a replayed token changes nothing.
-	rev := Revocation{SID: lt.SessionID, At: now}
+	// The revocation is a function of the token alone: its cut-off is the
+	// token's iat (the provider's time of the logout), not the time it
+	// arrives. Recording it again changes nothing, so it can come before
+	// the jti check: a replay rewrites the very same record (the list is
+	// unchanged, a later sign-in stays valid), and when recording fails
+	// (500) the provider's retry of the same token is still taken.
+	// A sid names one provider session, which no sign-in after the logout
+	// can carry: its cut-off takes ClockSkew more, so a session opened on
+	// an instance whose clock runs ahead is still covered. A subject's
+	// cut-off is iat exactly, so the user can sign in again at once.
+	rev := Revocation{ProviderSID: lt.SessionID, At: lt.IssuedAt.Add(skew)}
 	if lt.SessionID == "" {
-		rev = Revocation{Subject: lt.Subject, At: now}
+		rev = Revocation{Subject: lt.Subject, At: lt.IssuedAt}
 	}
 	if err := a.revoke(r.Context(), rev); err != nil {
 		return fail(ErrInternal, err)

@@ -229,10 +229,10 @@ func TestMemoryRevocations(t *testing.T) {
 	if err := m.Revoke(ctx, Revocation{At: at, Until: until}); err == nil {
 		t.Error("an empty revocation was accepted")
 	}
-	if err := m.Revoke(ctx, Revocation{SID: "s", Subject: "u", At: at, Until: until}); err == nil {
+	if err := m.Revoke(ctx, Revocation{ProviderSID: "s", Subject: "u", At: at, Until: until}); err == nil {
 		t.Error("a revocation naming two kinds was accepted")
 	}
-	for _, r := range []Revocation{{SessionID: "id-1"}, {SID: "sid-1"}, {Subject: "sub-1"}} {
+	for _, r := range []Revocation{{SessionID: "id-1"}, {ProviderSID: "sid-1"}, {Subject: "sub-1"}} {
 		r.At, r.Until = at, until
 		if err := m.Revoke(ctx, r); err != nil {
 			t.Fatal(err)
@@ -255,15 +255,15 @@ func TestMemoryRevocations(t *testing.T) {
 	}
 	n := 0
 	m.Range(func(Revocation) bool { n++; return true })
-	if n != 3 || m.Len() != 3 {
-		t.Errorf("Range saw %d records, Len %d", n, m.Len())
+	if n != 3 || m.len() != 3 {
+		t.Errorf("Range saw %d records, Len %d", n, m.len())
 	}
 	// Expired records are swept.
 	old := &MemoryRevocations{now: func() time.Time { return until.Add(time.Hour) }}
-	_ = old.Revoke(ctx, Revocation{SID: "gone", At: at, Until: until})
-	_ = old.Revoke(ctx, Revocation{SID: "kept", At: at, Until: until.Add(2 * time.Hour)})
-	if old.Len() != 1 || old.IsRevoked("", "gone", "", at) {
-		t.Errorf("an expired record was kept (%d records)", old.Len())
+	_ = old.Revoke(ctx, Revocation{ProviderSID: "gone", At: at, Until: until})
+	_ = old.Revoke(ctx, Revocation{ProviderSID: "kept", At: at, Until: until.Add(2 * time.Hour)})
+	if old.len() != 1 || old.IsRevoked("", "gone", "", at) {
+		t.Errorf("an expired record was kept (%d records)", old.len())
 	}
 	if first, _ := m.FirstUse(ctx, "j", until); !first {
 		t.Error("first jti use refused")
@@ -374,14 +374,14 @@ func TestMemoryRevocationsBounded(t *testing.T) {
 	m := &MemoryRevocations{limit: 100}
 	ctx := context.Background()
 	now := time.Now()
-	_ = m.Revoke(ctx, Revocation{SID: "provider-session", At: now, Until: now.Add(time.Hour)})
+	_ = m.Revoke(ctx, Revocation{ProviderSID: "provider-session", At: now, Until: now.Add(time.Hour)})
 	for i := range 1000 {
 		if err := m.Revoke(ctx, Revocation{SessionID: fmt.Sprint("s-", i), At: now, Until: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if m.Len() > 100 {
-		t.Errorf("%d records kept, limit 100", m.Len())
+	if m.len() > 100 {
+		t.Errorf("%d records kept, limit 100", m.len())
 	}
 	if !m.IsRevoked("", "provider-session", "", now) || !m.IsRevoked("s-999", "", "", now) {
 		t.Error("the sid record or the newest sign-out was dropped")

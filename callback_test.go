@@ -198,7 +198,7 @@ func TestSessionValidity(t *testing.T) {
 		"tampered":    good[:40] + string(rune('A'+(good[40]-'A'+1)%26)) + good[41:],
 		"truncated":   good[:len(good)/2],
 		"garbage":     "not-a-session",
-		"foreign key": foreign.codec.seal(f.auth.sessionCookie, []byte{sessionFormat}),
+		"foreign key": foreign.codec.Seal(f.auth.sessionCookie, []byte{sessionFormat}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			set(v)
@@ -227,7 +227,7 @@ func TestSessionValidity(t *testing.T) {
 	// we wrote, whatever its times say.
 	s, _, _ := typicalSession(t, f.clock.Now())
 	s.touched = s.created - 1
-	set(f.auth.codec.seal(f.auth.sessionCookie, s.marshal(nil)))
+	set(f.auth.codec.Seal(f.auth.sessionCookie, s.marshal(nil)))
 	if f.signedIn() {
 		t.Error("a session touched before it was created was accepted")
 	}

@@ -10,13 +10,13 @@ import (
 // Environment variables read by [ConfigFromEnv], the names the example app
 // uses.
 const (
-	EnvIssuer                = "OIDC_ISSUER"             // Config.Issuer; required
-	EnvClientID              = "OIDC_CLIENT_ID"          // Config.ClientID; required
-	EnvClientSecret          = "OIDC_CLIENT_SECRET"      // Config.ClientSecret; empty for a public client
-	EnvBaseURL               = "BASE_URL"                // the app's URL; default http://localhost:3000
-	EnvSessionSecret         = "SESSION_SECRET"          // the first of Config.SessionKeys; required
-	EnvSessionSecretPrevious = "SESSION_SECRET_PREVIOUS" // the second, during a rotation; optional
-	EnvScopes                = "OIDC_SCOPES"             // Config.Scopes, space separated; optional
+	envIssuer                = "OIDC_ISSUER"             // Config.Issuer; required
+	envClientID              = "OIDC_CLIENT_ID"          // Config.ClientID; required
+	envClientSecret          = "OIDC_CLIENT_SECRET"      // Config.ClientSecret; empty for a public client
+	envBaseURL               = "BASE_URL"                // the app's URL; default http://localhost:3000
+	envSessionSecret         = "SESSION_SECRET"          // the first of Config.SessionKeys; required
+	envSessionSecretPrevious = "SESSION_SECRET_PREVIOUS" // the second, during a rotation; optional
+	envScopes                = "OIDC_SCOPES"             // Config.Scopes, space separated; optional
 )
 
 // ConfigFromEnv builds a Config from environment variables, read through
@@ -57,54 +57,54 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return v
 	}
 
-	base := strings.TrimSuffix(get(EnvBaseURL), "/")
+	base := strings.TrimSuffix(get(envBaseURL), "/")
 	if base == "" {
 		base = "http://localhost:3000"
 	}
 	cfg := Config{
-		Issuer:                get(EnvIssuer),
-		ClientID:              get(EnvClientID),
-		ClientSecret:          get(EnvClientSecret),
+		Issuer:                get(envIssuer),
+		ClientID:              get(envClientID),
+		ClientSecret:          get(envClientSecret),
 		RedirectURL:           base + "/callback",
 		PostLogoutRedirectURL: base + "/",
 	}
-	if scopes := strings.Fields(getenv(EnvScopes)); len(scopes) > 0 {
+	if scopes := strings.Fields(getenv(envScopes)); len(scopes) > 0 {
 		cfg.Scopes = scopes
 	}
 
 	switch iss := cfg.Issuer; {
 	case iss == "":
-		bad("%s is not set: set it to the provider's issuer URL (for Logto, the application's Issuer endpoint, https://<tenant>.logto.app/oidc)", EnvIssuer)
+		bad("%s is not set: set it to the provider's issuer URL (for Logto, the application's Issuer endpoint, https://<tenant>.logto.app/oidc)", envIssuer)
 	default:
 		u, err := url.Parse(iss)
 		switch {
 		case err != nil || !u.IsAbs() || u.Host == "":
-			bad("%s %q is not an absolute URL; it starts with https://", EnvIssuer, iss)
+			bad("%s %q is not an absolute URL; it starts with https://", envIssuer, iss)
 		case strings.HasSuffix(u.Path, "/.well-known/openid-configuration"):
-			bad("%s is the discovery document's URL; set it to the issuer, %s", EnvIssuer, strings.TrimSuffix(iss, "/.well-known/openid-configuration"))
+			bad("%s is the discovery document's URL; set it to the issuer, %s", envIssuer, strings.TrimSuffix(iss, "/.well-known/openid-configuration"))
 		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-			bad("%s must use https (plain http is accepted for localhost only)", EnvIssuer)
+			bad("%s must use https (plain http is accepted for localhost only)", envIssuer)
 		case strings.HasSuffix(u.Hostname(), ".logto.app") && u.Path != "/oidc":
 			// Logto's discovery document names the issuer without a
 			// trailing slash, and the issuer must match it exactly.
-			bad("%s for Logto ends in /oidc, with no trailing slash: set it to https://%s/oidc", EnvIssuer, u.Host)
+			bad("%s for Logto ends in /oidc, with no trailing slash: set it to https://%s/oidc", envIssuer, u.Host)
 		}
 	}
 	if cfg.ClientID == "" {
-		bad("%s is not set: set it to the client ID (Logto: the application's App ID)", EnvClientID)
+		bad("%s is not set: set it to the client ID (Logto: the application's App ID)", envClientID)
 	}
 	if u, err := url.Parse(base); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		bad("%s %q is not an absolute URL such as http://localhost:3000 or https://app.example.com", EnvBaseURL, base)
+		bad("%s %q is not an absolute URL such as http://localhost:3000 or https://app.example.com", envBaseURL, base)
 	} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		bad("%s must be a plain URL without query, fragment or user info", EnvBaseURL)
+		bad("%s must be a plain URL without query, fragment or user info", envBaseURL)
 	} else if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		bad("%s must use https (plain http is accepted for localhost only)", EnvBaseURL)
+		bad("%s must use https (plain http is accepted for localhost only)", envBaseURL)
 	}
 
-	for _, name := range []string{EnvSessionSecret, EnvSessionSecretPrevious} {
+	for _, name := range []string{envSessionSecret, envSessionSecretPrevious} {
 		secret := get(name)
 		switch {
-		case secret == "" && name == EnvSessionSecret:
+		case secret == "" && name == envSessionSecret:
 			bad("%s is not set: it needs 32 random bytes or more (e.g. the output of `openssl rand -hex 32`)", name)
 		case secret == "":
 		case len(secret) < 32:

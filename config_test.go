@@ -69,8 +69,8 @@ func TestNewDefaults(t *testing.T) {
 	if a.cfg.Prompt != "consent" {
 		t.Errorf("prompt = %q, want consent (Logto issues refresh tokens only then)", a.cfg.Prompt)
 	}
-	if a.sessionCookie != "__Host-oidcauth" || !a.cookies.secure {
-		t.Errorf("https app: cookie %q secure %v", a.sessionCookie, a.cookies.secure)
+	if a.sessionCookie != "__Host-oidcauth" || !a.cookies.Secure {
+		t.Errorf("https app: cookie %q secure %v", a.sessionCookie, a.cookies.Secure)
 	}
 	if a.cfg.HTTPClient.Timeout != 10*time.Second {
 		t.Errorf("client timeout = %v", a.cfg.HTTPClient.Timeout)
@@ -86,8 +86,8 @@ func TestNewDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.sessionCookie != "oidcauth" || b.cookies.secure {
-		t.Errorf("http app: cookie %q secure %v", b.sessionCookie, b.cookies.secure)
+	if b.sessionCookie != "oidcauth" || b.cookies.Secure {
+		t.Errorf("http app: cookie %q secure %v", b.sessionCookie, b.cookies.Secure)
 	}
 	if b.cfg.Scopes[0] != "openid" || b.cfg.Prompt != "" {
 		t.Errorf("scopes %v prompt %q: openid must be added, no consent prompt without offline_access", b.cfg.Scopes, b.cfg.Prompt)

@@ -47,8 +47,17 @@
 // the OpenID Connect provider or instead of it. Users choose one with
 // /sign-in?provider=<name>; each has its own callback, and a response that
 // arrives at another provider's callback is refused (mix-up defence). Their
-// users carry [User.Provider] and the provider's authorization endpoint as
+// users carry [User.OAuth2Provider] and the provider's authorization endpoint as
 // [User.Issuer]; (Issuer, Subject) identifies a user.
+//
+// # Which middleware
+//
+// [Auth.RequireAuth] for pages (a signed-out navigation is sent to sign in,
+// anything else gets 401); [Auth.RequireAuthAPI] for routes that must never
+// redirect (always 401); [Auth.LoadUser] where signing in is optional (the
+// user in the context when there is one); [Auth.Require] when a signed-in
+// user must also have a role, scope, organization or claim (403 otherwise;
+// it includes RequireAuth's check, so it needs no outer middleware).
 //
 // # Routers and frameworks
 //

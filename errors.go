@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
 
 // Sentinel errors. Every error the handlers report wraps exactly one of them,
@@ -42,7 +44,7 @@ var (
 	// in the chain has the details), [Config.OnSignIn] denied the user, or
 	// the provider refused a token for a resource or organization
 	// ([Auth.AccessToken]). Answered with 403.
-	ErrAccessDenied = errors.New("oidcauth: sign-in refused")
+	ErrAccessDenied = errors.New("oidcauth: access denied")
 	// ErrAuthorization: the provider answered the authorization request
 	// with an error other than a refusal (invalid_scope,
 	// unauthorized_client, server_error, …); a *[ProviderError] in the
@@ -57,7 +59,7 @@ var (
 	ErrNoRefreshToken = errors.New("oidcauth: access token expired and no refresh token")
 	// ErrSessionTooLarge: the session does not fit in the cookie budget
 	// (eight chunks). Use a server-side [Config.Store]. Answered with 500.
-	ErrSessionTooLarge = errors.New("oidcauth: session too large for cookies")
+	ErrSessionTooLarge = cookie.ErrTooLarge
 	// ErrMethodNotAllowed: a handler was called with a method it does not
 	// serve. Answered with 405.
 	ErrMethodNotAllowed = errors.New("oidcauth: method not allowed")
@@ -263,4 +265,11 @@ func errorCode(status int) string {
 	default:
 		return "server_error"
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -53,7 +53,7 @@ func FuzzLogoutToken(f *testing.F) {
 		if w.Code != http.StatusBadRequest && w.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d for a token no key signed", w.Code)
 		}
-		if n := a.cfg.Revocations.(*MemoryRevocations).Len(); n != 0 {
+		if n := a.cfg.Revocations.(*MemoryRevocations).len(); n != 0 {
 			t.Fatalf("%d revocations recorded from an unsigned token", n)
 		}
 	})

@@ -64,7 +64,7 @@ func FuzzUnmarshalTransaction(f *testing.F) {
 func FuzzCookieHeader(f *testing.F) {
 	a := testAuth(f, nil)
 	s, _, _ := typicalSession(f, time.Now())
-	good := a.codec.seal(a.sessionCookie, s.marshal(nil))
+	good := a.codec.Seal(a.sessionCookie, s.marshal(nil))
 	f.Add(a.sessionCookie + "=" + good)
 	f.Add(a.sessionCookie + "=" + good[:100] + "; " + a.sessionCookie + ".1=" + good[100:])
 	f.Add(a.sessionCookie + "=x; " + a.sessionCookie + "=" + good)

@@ -34,7 +34,7 @@ var userHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 func typicalRequest(tb testing.TB) (*Auth, *http.Request, int) {
 	a := testAuth(tb, nil)
 	s, _, _ := typicalSession(tb, time.Now())
-	value := a.codec.seal(a.sessionCookie, s.marshal(nil))
+	value := a.codec.Seal(a.sessionCookie, s.marshal(nil))
 	r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
 	r.Header.Set("Cookie", "_ga=GA1.1.123456789.1732435200; "+a.sessionCookie+"="+value+"; theme=dark")
 	return a, r, len(a.sessionCookie) + 1 + len(value)

@@ -43,7 +43,7 @@ type OAuth2Provider struct {
 	// "client_secret_post" (the default, as in Logto), "client_secret_basic"
 	// or "client_secret_jwt" (RFC 7523: a short-lived JWT signed with the
 	// secret).
-	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod"`
+	TokenEndpointAuthMethod AuthMethod `json:"tokenEndpointAuthMethod"`
 	// ClientSecretJWTSigningAlgorithm signs the client_secret_jwt assertion
 	// (clientSecretJwtSigningAlgorithm): "HS256" (default), "HS384" or
 	// "HS512".
@@ -58,7 +58,7 @@ type OAuth2Provider struct {
 	// (tokenEndpointResponseType): "query-string" (form-encoded, as GitHub
 	// answers unless asked for JSON; the default, as in Logto) or "json".
 	// An answer in the other format is refused.
-	TokenEndpointResponseType string `json:"tokenEndpointResponseType"`
+	TokenEndpointResponseType TokenResponseFormat `json:"tokenEndpointResponseType"`
 	// CustomConfig holds extra parameters the provider needs, sent on the
 	// authorization request and the code redemption (customConfig), such
 	// as GitHub's allow_signup. Parameters the library controls (state,
@@ -101,15 +101,26 @@ type ProfileMap struct {
 	Phone string `json:"phone"`
 }
 
-// Token endpoint client authentication methods (RFC 6749 §2.3.1, OIDC Core
-// §9) and response formats an [OAuth2Provider] takes.
-const (
-	ClientSecretBasic = "client_secret_basic"
-	ClientSecretPost  = "client_secret_post"
-	ClientSecretJWT   = "client_secret_jwt"
+// AuthMethod is how a client authenticates at a token endpoint (RFC 6749
+// §2.3.1, OIDC Core §9), named as in discovery documents and in Logto's
+// OAuth2 connector.
+type AuthMethod string
 
-	TokenResponseJSON        = "json"
-	TokenResponseQueryString = "query-string"
+// The client authentication methods an [OAuth2Provider] takes.
+const (
+	ClientSecretBasic AuthMethod = "client_secret_basic"
+	ClientSecretPost  AuthMethod = "client_secret_post"
+	ClientSecretJWT   AuthMethod = "client_secret_jwt"
+)
+
+// TokenResponseFormat is how a token endpoint writes its answer: Logto's
+// OAuth2 connector's tokenEndpointResponseType.
+type TokenResponseFormat string
+
+// The token response formats an [OAuth2Provider] takes.
+const (
+	TokenResponseJSON        TokenResponseFormat = "json"
+	TokenResponseQueryString TokenResponseFormat = "query-string"
 )
 
 // ParseOAuth2Provider reads the JSON configuration of a Logto OAuth 2.0

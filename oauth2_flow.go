@@ -35,13 +35,6 @@ func newOAuth2Clients(cfg *Config) []*oauth2Client {
 	return out
 }
 
-// WithProvider signs in with the [OAuth2Provider] of that name instead of
-// the OpenID Connect provider. An unknown name fails the sign-in with
-// [ErrUnknownProvider].
-func WithProvider(name string) SignInOption {
-	return optionFunc(func(o *signInOptions) { o.provider = name })
-}
-
 // oauth2Provider returns the provider named name; nil when name is "" (the
 // OpenID Connect provider) or unknown.
 func (a *Auth) oauth2Provider(name string) *oauth2Client {
@@ -99,7 +92,7 @@ func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Cli
 	http.Redirect(w, r, p.authorize.AuthCodeURL(t.state, params...), http.StatusSeeOther)
 }
 
-// ProviderCallbackHandler finishes a sign-in with the [OAuth2Provider]
+// OAuth2CallbackHandler finishes a sign-in with the [OAuth2Provider]
 // named name, at that provider's RedirectURL path ([Auth.Mount] puts it
 // there). It accepts only a response to a sign-in started with that same
 // provider (400 otherwise: a mix-up), redeems the code with the client's
@@ -107,7 +100,7 @@ func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Cli
 // access token, maps it, and replaces any earlier session with a fresh one.
 // Any failure answers 4xx/5xx and leaves no session. An unknown name gives
 // a handler that answers 404.
-func (a *Auth) ProviderCallbackHandler(name string) http.Handler {
+func (a *Auth) OAuth2CallbackHandler(name string) http.Handler {
 	p := a.oauth2Provider(name)
 	if p == nil {
 		return http.NotFoundHandler()
@@ -168,7 +161,7 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 			Picture:  prof.avatar,
 			Phone:    prof.phone,
 			Issuer:   p.AuthorizationEndpoint,
-			Provider: p.Name,
+			OAuth2Provider: p.Name,
 			claims:   prof.raw,
 		},
 		created:      now,
@@ -181,7 +174,7 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 		if err := a.cfg.OnSignIn(r.Context(), &s.user); err != nil {
 			return nil, "", fail(ErrAccessDenied, err)
 		}
-		if s.user.Subject != prof.id || s.user.Provider != p.Name || s.user.Issuer != p.AuthorizationEndpoint {
+		if s.user.Subject != prof.id || s.user.OAuth2Provider != p.Name || s.user.Issuer != p.AuthorizationEndpoint {
 			return nil, "", fail(ErrInternal, errors.New("OnSignIn may not change the subject, issuer or provider"))
 		}
 	}
@@ -193,7 +186,7 @@ func (a *Auth) mountOAuth2(mux interface {
 	Handle(pattern string, handler http.Handler)
 }) {
 	for _, p := range a.oauth2 {
-		mux.Handle(p.callbackPath, a.ProviderCallbackHandler(p.Name))
+		mux.Handle(p.callbackPath, a.OAuth2CallbackHandler(p.Name))
 	}
 }
 
@@ -226,32 +219,6 @@ func (a *Auth) chooseProvider(w http.ResponseWriter, r *http.Request) {
 	_ = chooserPage.Execute(w, choices)
 }
 
-// refresh redeems s's refresh token at the provider that signed s in; the
-// metadata is nil for a plain OAuth 2.0 provider.
-func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*metadata, *tokenResponse, error) {
-	if s.provider != "" {
-		p := a.oauth2Provider(s.provider)
-		if p == nil {
-			return nil, nil, fail(ErrNotSignedIn, errors.New("the session's provider is no longer configured"))
-		}
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
-		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
-		var pe *ProviderError
-		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
-			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
-			// refresh token is dead, and so is the session.
-			pe.Code = "invalid_grant"
-		}
-		return nil, resp, err
-	}
-	m, err := a.discovery.get(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
-	return m, resp, err
-}
-
 // fetchOAuth2User is FetchUserInfo for a plain OAuth 2.0 provider's
 // session: the profile fetched again, mapped, and refused when its id is
 // not the session's subject.
@@ -269,6 +236,6 @@ func (a *Auth) fetchOAuth2User(ctx context.Context, s *session, accessToken stri
 	}
 	return &User{
 		Subject: prof.id, Name: prof.name, Email: prof.email, Picture: prof.avatar, Phone: prof.phone,
-		Issuer: p.AuthorizationEndpoint, Provider: p.Name, claims: prof.raw,
+		Issuer: p.AuthorizationEndpoint, OAuth2Provider: p.Name, claims: prof.raw,
 	}, nil
 }

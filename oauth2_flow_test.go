@@ -122,7 +122,7 @@ func TestOAuth2GitHubLikeSignIn(t *testing.T) {
 	tok := gh.srv.LastTokenRequest()
 	for k, want := range map[string]string{
 		"grant_type": "authorization_code", "redirect_uri": f.app.URL + "/callback/github", "client_id": gh.srv.ClientID(),
-		"client_auth": ClientSecretPost, "allow_signup": "true",
+		"client_auth": string(ClientSecretPost), "allow_signup": "true",
 	} {
 		if tok.Get(k) != want {
 			t.Errorf("token request %s = %q, want %q", k, tok.Get(k), want)
@@ -133,7 +133,7 @@ func TestOAuth2GitHubLikeSignIn(t *testing.T) {
 	}
 	u := f.user()
 	want := User{Subject: "583231", Name: "Octo Dev", Email: "octo.dev@example.com", Picture: "https://avatars.example.com/u/583231?v=4",
-		Issuer: gh.srv.AuthorizationEndpoint(), Provider: "github"}
+		Issuer: gh.srv.AuthorizationEndpoint(), OAuth2Provider: "github"}
 	got := *u
 	got.claims = ""
 	if got != want {
@@ -159,15 +159,16 @@ func TestOAuth2GitHubLikeSignIn(t *testing.T) {
 
 func TestOAuth2ClientAuthMethods(t *testing.T) {
 	cases := []struct {
-		method, alg string
+		method AuthMethod
+		alg    string
 	}{
 		{ClientSecretBasic, ""}, {ClientSecretPost, ""},
 		{ClientSecretJWT, "HS256"}, {ClientSecretJWT, "HS384"}, {ClientSecretJWT, "HS512"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.method+tc.alg, func(t *testing.T) {
+		t.Run(string(tc.method)+tc.alg, func(t *testing.T) {
 			fk := &fake{
-				opts: oidcauthtest.OAuth2Options{AuthMethod: tc.method, JWTAlgorithm: tc.alg, ResponseFormat: "json"},
+				opts: oidcauthtest.OAuth2Options{AuthMethod: string(tc.method), JWTAlgorithm: tc.alg, ResponseFormat: "json"},
 				cfg: OAuth2Provider{Name: "acme", TokenEndpointAuthMethod: tc.method, ClientSecretJWTSigningAlgorithm: tc.alg,
 					TokenEndpointResponseType: TokenResponseJSON, ProfileMap: ProfileMap{Avatar: "avatar_url"}},
 			}
@@ -175,7 +176,7 @@ func TestOAuth2ClientAuthMethods(t *testing.T) {
 			resp := f.get(f.startAt("/sign-in?provider=acme").String())
 			wantStatus(t, resp, http.StatusSeeOther)
 			tok := fk.srv.LastTokenRequest()
-			if tok.Get("client_auth") != tc.method {
+			if tok.Get("client_auth") != string(tc.method) {
 				t.Errorf("provider saw %s", tok.Get("client_auth"))
 			}
 			if tc.method != ClientSecretPost && tok.Has("client_secret") {
@@ -187,7 +188,7 @@ func TestOAuth2ClientAuthMethods(t *testing.T) {
 					t.Errorf("assertion lives %v s", exp-iat)
 				}
 			}
-			if u := f.user(); u.Subject != "583231" || u.Provider != "acme" {
+			if u := f.user(); u.Subject != "583231" || u.OAuth2Provider != "acme" {
 				t.Errorf("user %+v", u)
 			}
 		})
@@ -200,12 +201,12 @@ func TestOAuth2ClientAuthMismatch(t *testing.T) {
 	cases := []struct {
 		name      string
 		fakeOpts  oidcauthtest.OAuth2Options
-		method    string
+		method    AuthMethod
 		algorithm string
 	}{
-		{"basic sent, post required", oidcauthtest.OAuth2Options{AuthMethod: ClientSecretPost}, ClientSecretBasic, ""},
-		{"post sent, jwt required", oidcauthtest.OAuth2Options{AuthMethod: ClientSecretJWT}, ClientSecretPost, ""},
-		{"HS256 sent, HS512 required", oidcauthtest.OAuth2Options{AuthMethod: ClientSecretJWT, JWTAlgorithm: "HS512"}, ClientSecretJWT, "HS256"},
+		{"basic sent, post required", oidcauthtest.OAuth2Options{AuthMethod: string(ClientSecretPost)}, ClientSecretBasic, ""},
+		{"post sent, jwt required", oidcauthtest.OAuth2Options{AuthMethod: string(ClientSecretJWT)}, ClientSecretPost, ""},
+		{"HS256 sent, HS512 required", oidcauthtest.OAuth2Options{AuthMethod: string(ClientSecretJWT), JWTAlgorithm: "HS512"}, ClientSecretJWT, "HS256"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,7 +226,7 @@ func TestOAuth2Misbehaviour(t *testing.T) {
 	huge := `{"id":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`
 	cases := []struct {
 		name   string
-		format string
+		format TokenResponseFormat
 		m      oidcauthtest.OAuth2Misbehavior
 		want   int
 		kind   error
@@ -277,7 +278,7 @@ func TestOAuth2Misbehaviour(t *testing.T) {
 			}
 			if tc.m.AuthorizeError != "" {
 				// Anyone can forge an error response: it signs nobody out.
-				if u == nil || u.Provider != "" {
+				if u == nil || u.OAuth2Provider != "" {
 					t.Errorf("an error response ended the earlier session (%+v)", u)
 				}
 			} else if signed {
@@ -328,7 +329,7 @@ func TestOIDCAndOAuth2SideBySide(t *testing.T) {
 
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	u := f.user()
-	if u.Provider != "" || u.Issuer != f.idp.Issuer() || u.Subject != "user-1" {
+	if u.OAuth2Provider != "" || u.Issuer != f.idp.Issuer() || u.Subject != "user-1" {
 		t.Errorf("OIDC user %+v", u)
 	}
 	resp := f.do("POST", "/sign-out", http.Header{"Sec-Fetch-Site": {"same-origin"}})
@@ -338,7 +339,7 @@ func TestOIDCAndOAuth2SideBySide(t *testing.T) {
 
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
 	u = f.user()
-	if u.Provider != "github" || u.Subject != "583231" || u.Issuer != gh.srv.AuthorizationEndpoint() {
+	if u.OAuth2Provider != "github" || u.Subject != "583231" || u.Issuer != gh.srv.AuthorizationEndpoint() {
 		t.Errorf("GitHub user %+v", u)
 	}
 	resp = f.do("POST", "/sign-out", http.Header{"Sec-Fetch-Site": {"same-origin"}})
@@ -383,7 +384,7 @@ func TestOAuth2OnlyApp(t *testing.T) {
 		}
 		resp = f.get(f.startAt("/sign-in?provider=gitlab&returnTo=/profile").String())
 		wantStatus(t, resp, http.StatusSeeOther)
-		if u := f.user(); u.Provider != "gitlab" {
+		if u := f.user(); u.OAuth2Provider != "gitlab" {
 			t.Errorf("user %+v", u)
 		}
 	})
@@ -417,7 +418,7 @@ func TestOAuth2AccessTokenRefresh(t *testing.T) {
 		t.Fatalf("no refresh: %v", lastErr)
 	}
 	req := gh.srv.LastTokenRequest()
-	if req.Get("grant_type") != "refresh_token" || req.Get("client_auth") != ClientSecretPost || !strings.HasPrefix(req.Get("refresh_token"), "ghr_") {
+	if req.Get("grant_type") != "refresh_token" || req.Get("client_auth") != string(ClientSecretPost) || !strings.HasPrefix(req.Get("refresh_token"), "ghr_") {
 		t.Errorf("refresh request %v", req)
 	}
 	// The rotated refresh token lives on in the cookie: another refresh works.
@@ -468,7 +469,7 @@ func TestOAuth2FetchUserInfo(t *testing.T) {
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
 	gh.srv.SetProfile(map[string]any{"id": 583231, "name": "Octo Renamed"})
 	f.get("/fresh")
-	if err != nil || u.Name != "Octo Renamed" || u.Subject != "583231" || u.Provider != "github" {
+	if err != nil || u.Name != "Octo Renamed" || u.Subject != "583231" || u.OAuth2Provider != "github" {
 		t.Fatalf("FetchUserInfo: %+v, %v", u, err)
 	}
 	gh.srv.SetProfile(map[string]any{"id": 1, "name": "Someone Else"})

@@ -280,12 +280,13 @@ func TestClientAssertion(t *testing.T) {
 func TestTokenResponseFormats(t *testing.T) {
 	const form, js = "application/x-www-form-urlencoded; charset=utf-8", "application/json; charset=utf-8"
 	cases := []struct {
-		name, file, contentType, format string
-		status                          int
-		wantToken, wantRefresh          string
-		wantExpiresIn                   int64
-		wantErr                         error
-		wantCode                        string
+		name, file, contentType string
+		format                  TokenResponseFormat
+		status                  int
+		wantToken, wantRefresh  string
+		wantExpiresIn           int64
+		wantErr                 error
+		wantCode                string
 	}{
 		{"GitHub form", "github-token.txt", form, TokenResponseQueryString, 200, "gho_16C7e42F292c6912E7710c838347Ae178B4a", "", 0, nil, ""},
 		{"GitHub form with refresh", "github-token-refresh.txt", form, TokenResponseQueryString, 200, "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
@@ -323,7 +324,7 @@ func TestTokenResponseFormats(t *testing.T) {
 					t.Errorf("provider error %v, want code %s", err, tc.wantCode)
 				}
 				// A format mismatch says so, for whoever reads the log.
-				if strings.Contains(tc.name, "configured") && !strings.Contains(err.Error(), "tokenEndpointResponseType is "+tc.format) {
+				if strings.Contains(tc.name, "configured") && !strings.Contains(err.Error(), "tokenEndpointResponseType is "+string(tc.format)) {
 					t.Errorf("error %q does not name the configured format", err)
 				}
 				for _, secret := range []string{"gho_", "ya29", "incorrect or expired", "Bad gateway"} {
@@ -350,7 +351,7 @@ func TestOAuth2SessionRoundTrip(t *testing.T) {
 	s := &session{
 		id: "0123456789abcdef", provider: "github", created: 100, touched: 200, expiry: 300,
 		user: User{Subject: "583231", Name: "Octo Dev", Email: "octo@example.com", Picture: "https://a.example.com/p.png",
-			Phone: "+15550100", Issuer: "https://gh.example.com/login/oauth/authorize", Provider: "github", claims: `{"id":583231,"login":"octo-dev"}`},
+			Phone: "+15550100", Issuer: "https://gh.example.com/login/oauth/authorize", OAuth2Provider: "github", claims: `{"id":583231,"login":"octo-dev"}`},
 		accessToken: packToken("gho_abc"), refreshToken: "ghr_def",
 	}
 	got, err := unmarshalSession(string(s.marshal(nil)), "https://a1b2c3.logto.app/oidc")
@@ -363,7 +364,7 @@ func TestOAuth2SessionRoundTrip(t *testing.T) {
 	// An OIDC session keeps the configured issuer, with or without a phone.
 	o := &session{id: "0123456789abcdef", user: User{Subject: "u1", Phone: "+1555"}, idToken: packToken("a.b.c")}
 	got, err = unmarshalSession(string(o.marshal(nil)), "https://issuer.example.com")
-	if err != nil || got.user.Issuer != "https://issuer.example.com" || got.user.Provider != "" || got.user.Phone != "+1555" {
+	if err != nil || got.user.Issuer != "https://issuer.example.com" || got.user.OAuth2Provider != "" || got.user.Phone != "+1555" {
 		t.Errorf("OIDC session: %+v, %v", got, err)
 	}
 }

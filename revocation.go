@@ -14,10 +14,10 @@ type Revocation struct {
 	// SessionID is this library's id of one session: what sign-out
 	// revokes, so a copy of the cookie is refused afterwards.
 	SessionID string
-	// SID is the provider's session id (the sid claim): what a back-channel
+	// ProviderSID is the provider's session id (the sid claim): what a back-channel
 	// logout token names, ending every session of this app signed in
 	// through that provider session.
-	SID string
+	ProviderSID string
 	// Subject ends all the sessions of a user (the sub claim), as a
 	// back-channel logout token without sid asks.
 	Subject string
@@ -83,7 +83,7 @@ func (r Revocation) kind() (int, string, error) {
 	set := 0
 	var kind int
 	var value string
-	for i, v := range [...]string{r.SessionID, r.SID, r.Subject} {
+	for i, v := range [...]string{r.SessionID, r.ProviderSID, r.Subject} {
 		if v != "" {
 			set++
 			kind, value = i, v
@@ -177,7 +177,7 @@ func (m *MemoryRevocations) Range(f func(Revocation) bool) {
 	for kind, recs := range m.kinds {
 		for v, rec := range recs {
 			r := Revocation{At: time.Unix(rec.at, 0), Until: time.Unix(rec.until, 0)}
-			*[...]*string{&r.SessionID, &r.SID, &r.Subject}[kind] = v
+			*[...]*string{&r.SessionID, &r.ProviderSID, &r.Subject}[kind] = v
 			all = append(all, r)
 		}
 	}
@@ -189,8 +189,8 @@ func (m *MemoryRevocations) Range(f func(Revocation) bool) {
 	}
 }
 
-// Len returns the number of revocation records kept.
-func (m *MemoryRevocations) Len() int { return int(m.n.Load()) }
+// len returns the number of revocation records kept.
+func (m *MemoryRevocations) len() int { return int(m.n.Load()) }
 
 // sweepLocked drops expired records about once a minute and returns the
 // time; m.mu is held.

@@ -25,7 +25,7 @@ func BenchmarkRequireAuthRevocations(b *testing.B) {
 		case 0:
 			rev.SessionID = "session-" + v
 		case 1:
-			rev.SID = "sid-" + v
+			rev.ProviderSID = "sid-" + v
 		default:
 			rev.Subject = "subject-" + v
 		}

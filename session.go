@@ -1,12 +1,17 @@
 package oidcauth
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
 	"unsafe"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // session is what a signed-in browser carries, encrypted. Its wire form is a
@@ -190,7 +195,7 @@ func unmarshalSession(p string, issuer string) (*session, error) {
 	s.user.Picture, s.user.Username = d.str(), d.str()
 	s.user.EmailVerified = flags&flagEmailVerified != 0
 	s.user.Issuer = issuer
-	s.user.Provider = s.provider
+	s.user.OAuth2Provider = s.provider
 	if flags&flagExtra != 0 {
 		if own := d.str(); own != "" {
 			s.user.Issuer = own
@@ -276,4 +281,28 @@ func (d *decoder) token() token {
 		d.bad = true
 		return token{}
 	}
+}
+
+func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, decoded *idClaims, tok *oauth2.Token) (*session, error) {
+	user, sid, err := a.claimsUser(idt.Subject, claims, decoded)
+	if err != nil {
+		return nil, err
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	now := a.cfg.Now().Unix()
+	s := &session{
+		id:           string(id[:]),
+		sid:          sid,
+		user:         user,
+		created:      now,
+		touched:      now,
+		idToken:      packToken(tok.Extra("id_token").(string)),
+		accessToken:  packToken(tok.AccessToken),
+		refreshToken: tok.RefreshToken,
+	}
+	if !tok.Expiry.IsZero() {
+		s.expiry = tok.Expiry.Unix()
+	}
+	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
 
 // cachedAuth returns an Auth on a movable clock and a request carrying a
@@ -52,7 +53,7 @@ func TestVerifiedCacheHitIsACopy(t *testing.T) {
 
 func TestVerifiedCacheOnlyAuthenticated(t *testing.T) {
 	a, _, r, _ := cachedAuth(t)
-	v, _ := readSessionCookie(r, a.sessionCookie)
+	v, _ := cookie.Read(r, a.sessionCookie)
 	for name, value := range map[string]string{
 		"tampered":  v[:len(v)-2] + flip(v[len(v)-2]) + v[len(v)-1:],
 		"truncated": v[:len(v)/2],
@@ -132,7 +133,7 @@ func TestVerifiedCacheHitStillChecked(t *testing.T) {
 			t.Fatal("not cached")
 		}
 		c.Advance(time.Second)
-		if err := a.cfg.Revocations.Revoke(t.Context(), Revocation{SID: s.sid, At: c.Now(), Until: c.Now().Add(time.Hour)}); err != nil {
+		if err := a.cfg.Revocations.Revoke(t.Context(), Revocation{ProviderSID: s.sid, At: c.Now(), Until: c.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if a.verified.len() != 1 {

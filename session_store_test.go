@@ -1,8 +1,6 @@
 package oidcauth
 
 import (
-	"bytes"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,102 +11,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
-
-func TestCodecSealOpen(t *testing.T) {
-	c, err := newCodec([][]byte{testKey(1)}, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := []byte("the session payload")
-	v := c.seal("oidcauth", plain)
-	if strings.Contains(v, "session") || strings.ContainsAny(v, "=+/.") {
-		t.Fatalf("sealed value leaks plaintext or uses non-URL-safe characters: %q", v)
-	}
-	sc := &scratch{}
-	got, err := c.open(sc, "oidcauth", v)
-	if err != nil || !bytes.Equal(got, plain) {
-		t.Fatalf("open = %q, %v", got, err)
-	}
-	if v2 := c.seal("oidcauth", plain); v2 == v {
-		t.Error("two seals of the same plaintext are equal: nonce reused")
-	}
-}
-
-func TestCodecRejects(t *testing.T) {
-	c, _ := newCodec([][]byte{testKey(1)}, "b")
-	other, _ := newCodec([][]byte{testKey(2)}, "b")
-	v := c.seal("oidcauth", []byte("payload"))
-	raw, _ := base64.RawURLEncoding.DecodeString(v)
-	flip := func(i int) string {
-		b := append([]byte{}, raw...)
-		b[i] ^= 1
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	for _, tc := range []struct{ name, cookie, value string }{
-		{"other cookie name (AAD)", "oidcauth_tx.abc", v},
-		{"flipped version", "oidcauth", flip(0)},
-		{"flipped key id", "oidcauth", flip(2)},
-		{"flipped nonce", "oidcauth", flip(8)},
-		{"flipped ciphertext", "oidcauth", flip(codecHeaderLen + 1)},
-		{"flipped tag", "oidcauth", flip(len(raw) - 1)},
-		{"truncated", "oidcauth", v[:len(v)-3]},
-		{"too short", "oidcauth", v[:20]},
-		{"empty", "oidcauth", ""},
-		{"not base64", "oidcauth", strings.Repeat("*", 60)},
-		{"foreign key", "oidcauth", other.seal("oidcauth", []byte("payload"))},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, err := c.open(&scratch{}, tc.cookie, tc.value); err == nil {
-				t.Errorf("opened %q", got)
-			}
-		})
-	}
-}
-
-func TestCodecKeyRotation(t *testing.T) {
-	old, _ := newCodec([][]byte{testKey(1)}, "b")
-	rotated, _ := newCodec([][]byte{testKey(2), testKey(1)}, "b")
-	dropped, _ := newCodec([][]byte{testKey(2)}, "b")
-	v := old.seal("s", []byte("x"))
-	if _, err := rotated.open(&scratch{}, "s", v); err != nil {
-		t.Errorf("rotated codec cannot open a cookie of the previous key: %v", err)
-	}
-	if _, err := dropped.open(&scratch{}, "s", v); err == nil {
-		t.Error("a dropped key still opens cookies")
-	}
-	nv := rotated.seal("s", []byte("x"))
-	if _, err := old.open(&scratch{}, "s", nv); err == nil {
-		t.Error("rotated codec seals with the old key; the first key must seal")
-	}
-}
-
-func TestCookieScanner(t *testing.T) {
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Add("Cookie", `a=1; oidcauth=first;b="q"`)
-	r.Header.Add("Cookie", "oidcauth=second ; c=3")
-	sc := scanCookies(r, "oidcauth")
-	var got []string
-	for {
-		_, v, ok := sc.next()
-		if !ok {
-			break
-		}
-		got = append(got, v)
-	}
-	if strings.Join(got, ",") != "first,second" {
-		t.Errorf("values = %q", got)
-	}
-	if v, ok := cookieValue(r, "b"); !ok || v != "q" {
-		t.Errorf("quoted cookie = %q, %v", v, ok)
-	}
-	if _, ok := cookieValue(r, "oidc"); ok {
-		t.Error("prefix of a name matched")
-	}
-	if n := testing.AllocsPerRun(100, func() { cookieValue(r, "c") }); n != 0 {
-		t.Errorf("cookieValue allocates %v times", n)
-	}
-}
 
 // Sessions larger than one cookie are chunked, read back whole, and a
 // smaller session later clears the stale chunks.
@@ -127,7 +31,7 @@ func TestSessionChunking(t *testing.T) {
 		t.Fatalf("got %d cookies, want the session split in 3 or more", len(cookies))
 	}
 	for _, c := range cookies {
-		if len(c.Name)+len(c.Value) > maxCookieBytes {
+		if len(c.Name)+len(c.Value) > cookie.MaxBytes {
 			t.Errorf("cookie %s is %d bytes", c.Name, len(c.Name)+len(c.Value))
 		}
 		if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
@@ -200,20 +104,6 @@ func TestSessionChunking(t *testing.T) {
 	}
 	if got, _ := a.readSession(sessionRequest("GET", "/", rec3)); got == nil || got.user.claims != fewer.user.claims {
 		t.Error("the smaller chunked session does not read back")
-	}
-}
-
-// A forged chunk count is refused without allocating for it or panicking.
-func TestReadSessionCookieBounds(t *testing.T) {
-	for _, head := range []string{"-1.x", "0.x", "1.x", "9.x", "999999999999.x", "x.y", ".x"} {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.AddCookie(&http.Cookie{Name: "s", Value: head})
-		for i := 1; i <= 9; i++ {
-			r.AddCookie(&http.Cookie{Name: chunkName("s", i), Value: "part"})
-		}
-		if v, ok := readSessionCookie(r, "s"); ok || v != "" {
-			t.Errorf("head %q read as %q, %v", head, v, ok)
-		}
 	}
 }
 
@@ -347,49 +237,6 @@ func TestCookiesBoundToIssuerAndClient(t *testing.T) {
 	}
 }
 
-// The session's own Set-Cookie writer says exactly what http.SetCookie
-// says for the same cookie.
-func TestCookieSetMatchesNetHTTP(t *testing.T) {
-	for _, secure := range []bool{false, true} {
-		o := cookieOptions{secure: secure}
-		for _, tc := range []struct {
-			name, value string
-			maxAge      int
-		}{
-			{"__Host-oidcauth", "AQAAAAB-_xyz09", 604800},
-			{"oidcauth", "3.AQAAAAB-_xyz09", 1},
-			{"oidcauth.2", "AQAAAAB-_xyz09", -1},
-			{"oidcauth", "AQAAAAB-_xyz09", 0},
-		} {
-			want := httptest.NewRecorder()
-			http.SetCookie(want, o.cookie(tc.name, tc.value, tc.maxAge))
-			got := httptest.NewRecorder()
-			o.set(got, tc.name, tc.value, tc.maxAge)
-			if g, w := got.Header().Get("Set-Cookie"), want.Header().Get("Set-Cookie"); g != w {
-				t.Errorf("secure %v %+v:\n got %s\nwant %s", secure, tc, g, w)
-			}
-		}
-	}
-}
-
-// chunkValue finds exactly name.i, not names that merely resemble it.
-func TestChunkValueExactName(t *testing.T) {
-	r := httptest.NewRequest("GET", "/", nil)
-	for _, n := range []string{"s.1x", "sx1", "t.1", "s.11", "xs.1", "s.2"} {
-		r.AddCookie(&http.Cookie{Name: n, Value: "wrong-" + n})
-	}
-	if v, ok := chunkValue(r, "s", 1); ok {
-		t.Fatalf("found %q without an s.1 cookie", v)
-	}
-	r.AddCookie(&http.Cookie{Name: "s.1", Value: "right"})
-	if v, ok := chunkValue(r, "s", 1); !ok || v != "right" {
-		t.Errorf("s.1 = %q, %v", v, ok)
-	}
-	if v, ok := chunkValue(r, "s", 2); !ok || v != "wrong-s.2" {
-		t.Errorf("s.2 = %q, %v", v, ok)
-	}
-}
-
 // A cookie value whose last character differs only in bits base64 leaves
 // unused decodes to the same bytes under lenient decoding; strict decoding
 // refuses it, so a session has one cookie value (and one cache entry).
@@ -397,9 +244,9 @@ func TestCookieValueCanonical(t *testing.T) {
 	a := testAuth(t, nil)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for size := 40; size < 43; size++ {
-		value := a.codec.seal("c", make([]byte, size))
-		sc := &scratch{}
-		if _, err := a.codec.open(sc, "c", value); err != nil {
+		value := a.codec.Seal("c", make([]byte, size))
+		sc := &cookie.Scratch{}
+		if _, err := a.codec.Open(sc, "c", value); err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
 		if len(value)%4 == 0 {
@@ -407,7 +254,7 @@ func TestCookieValueCanonical(t *testing.T) {
 		}
 		last := strings.IndexByte(alphabet, value[len(value)-1])
 		twin := value[:len(value)-1] + string(alphabet[last^1])
-		if _, err := a.codec.open(sc, "c", twin); err == nil {
+		if _, err := a.codec.Open(sc, "c", twin); err == nil {
 			t.Errorf("size %d: a non-canonical twin of the cookie opened", size)
 		}
 	}

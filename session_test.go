@@ -132,7 +132,7 @@ func TestTypicalSessionFitsOneCookie(t *testing.T) {
 		t.Fatalf("fixture tokens too small to be typical: id %d, access %d", len(idToken), len(accessToken))
 	}
 	a := testAuth(t, nil)
-	value := a.codec.seal(a.sessionCookie, s.marshal(nil))
+	value := a.codec.Seal(a.sessionCookie, s.marshal(nil))
 	total := len(a.sessionCookie) + 1 + len(value)
 	t.Logf("ID token %d B, access token %d B, cookie %d B", len(idToken), len(accessToken), total)
 	if total > 3200 {

@@ -74,44 +74,6 @@ func (a *Auth) OrganizationToken(w http.ResponseWriter, r *http.Request, organiz
 	return a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
 }
 
-// FetchUserInfo calls the provider's userinfo endpoint (OIDC Core §5.3)
-// with the session's access token, refreshed if needed, and returns the
-// user it describes. Its subject must be the session's, or the answer is
-// rejected with [ErrUserInfo]: a token substitution could otherwise show
-// another person's profile. The session itself is not changed.
-func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, error) {
-	tok, err := a.AccessToken(w, r, "")
-	if err != nil {
-		return nil, err
-	}
-	s := a.session(nil, r)
-	if s != nil && s.provider != "" {
-		return a.fetchOAuth2User(r.Context(), s, tok)
-	}
-	m, err := a.discovery.get(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
-	claims, err := a.fetchUserInfo(ctx, m, tok)
-	if err != nil {
-		return nil, err
-	}
-	var sub string
-	if s == nil || json.Unmarshal(claims["sub"], &sub) != nil || sub != s.user.Subject {
-		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the session's"))
-	}
-	raw, err := json.Marshal(claims)
-	if err != nil {
-		return nil, fail(ErrInternal, err)
-	}
-	u, err := a.userFromClaims(sub, raw)
-	if err != nil {
-		return nil, err
-	}
-	return &u, nil
-}
-
 // token is the engine behind AccessToken and OrganizationToken. key names
 // the token (the session's own, or one in the process's cache); params go
 // on the refresh grant.
@@ -405,4 +367,30 @@ func appendSpent(spent [][32]byte, old string) [][32]byte {
 	}
 	out = append(out, spent...)
 	return append(out, hashRefresh(old))
+}
+
+// refresh redeems s's refresh token at the provider that signed s in; the
+// metadata is nil for a plain OAuth 2.0 provider.
+func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*metadata, *tokenResponse, error) {
+	if s.provider != "" {
+		p := a.oauth2Provider(s.provider)
+		if p == nil {
+			return nil, nil, fail(ErrNotSignedIn, errors.New("the session's provider is no longer configured"))
+		}
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
+		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
+		var pe *ProviderError
+		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
+			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
+			// refresh token is dead, and so is the session.
+			pe.Code = "invalid_grant"
+		}
+		return nil, resp, err
+	}
+	m, err := a.discovery.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	return m, resp, err
 }

@@ -1,15 +1,15 @@
 package oidcauth
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidcauth/oidcauth/internal/cookie"
 )
 
 // transaction is one sign-in attempt: what the callback needs to finish it
@@ -33,12 +33,6 @@ const (
 	txIDLen      = 16 // characters of the state that name the cookie
 	stateLen     = 43 // base64url of 32 bytes
 )
-
-func randomString() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
 
 func newTransaction(returnTo string, now time.Time) *transaction {
 	return &transaction{
@@ -104,9 +98,9 @@ func (a *Auth) saveTransaction(w http.ResponseWriter, r *http.Request, t *transa
 	}
 	var live []pending
 	now := a.cfg.Now().Unix()
-	sc := scanCookies(r, "")
+	sc := cookie.Scan(r, "")
 	for {
-		name, value, ok := sc.next()
+		name, value, ok := sc.Next()
 		if !ok {
 			break
 		}
@@ -115,7 +109,7 @@ func (a *Auth) saveTransaction(w http.ResponseWriter, r *http.Request, t *transa
 		}
 		old, err := a.openTransaction(name, value)
 		if err != nil || now-old.created > int64(txLifetime/time.Second) {
-			a.cookies.clear(w, name)
+			a.cookies.Clear(w, name)
 			continue
 		}
 		live = append(live, pending{name, old.created})
@@ -123,17 +117,17 @@ func (a *Auth) saveTransaction(w http.ResponseWriter, r *http.Request, t *transa
 	if extra := len(live) - (maxPendingTx - 1); extra > 0 {
 		slices.SortFunc(live, func(x, y pending) int { return int(x.created - y.created) })
 		for _, p := range live[:extra] {
-			a.cookies.clear(w, p.name)
+			a.cookies.Clear(w, p.name)
 		}
 	}
 	name, _ := a.txCookieName(t.state)
-	http.SetCookie(w, a.cookies.cookie(name, a.codec.seal(name, t.marshal()), int(txLifetime/time.Second)))
+	http.SetCookie(w, a.cookies.Cookie(name, a.codec.Seal(name, t.marshal()), int(txLifetime/time.Second)))
 }
 
 func (a *Auth) openTransaction(name, value string) (*transaction, error) {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	plain, err := a.codec.open(sc, name, value)
+	sc := cookie.ScratchPool.Get().(*cookie.Scratch)
+	defer cookie.ScratchPool.Put(sc)
+	plain, err := a.codec.Open(sc, name, value)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +141,11 @@ func (a *Auth) takeTransaction(w http.ResponseWriter, r *http.Request, state str
 	if !ok {
 		return nil, fail(ErrInvalidState, errors.New("state missing or malformed"))
 	}
-	value, ok := cookieValue(r, name)
+	value, ok := cookie.Value(r, name)
 	if !ok {
 		return nil, fail(ErrInvalidState, errors.New("no pending sign-in for this state (expired, used, or another browser)"))
 	}
-	a.cookies.clear(w, name)
+	a.cookies.Clear(w, name)
 	t, err := a.openTransaction(name, value)
 	if err != nil {
 		return nil, fail(ErrInvalidState, err)

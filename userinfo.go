@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // mergeUserInfo fetches userinfo (OIDC Core §5.3) and overlays its claims on
@@ -80,4 +82,42 @@ func bearerError(challenge string) string {
 	}
 	code, _, _ := strings.Cut(rest, `"`)
 	return code
+}
+
+// FetchUserInfo calls the provider's userinfo endpoint (OIDC Core §5.3)
+// with the session's access token, refreshed if needed, and returns the
+// user it describes. Its subject must be the session's, or the answer is
+// rejected with [ErrUserInfo]: a token substitution could otherwise show
+// another person's profile. The session itself is not changed.
+func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, error) {
+	tok, err := a.AccessToken(w, r, "")
+	if err != nil {
+		return nil, err
+	}
+	s := a.session(nil, r)
+	if s != nil && s.provider != "" {
+		return a.fetchOAuth2User(r.Context(), s, tok)
+	}
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
+	claims, err := a.fetchUserInfo(ctx, m, tok)
+	if err != nil {
+		return nil, err
+	}
+	var sub string
+	if s == nil || json.Unmarshal(claims["sub"], &sub) != nil || sub != s.user.Subject {
+		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the session's"))
+	}
+	raw, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fail(ErrInternal, err)
+	}
+	u, err := a.userFromClaims(sub, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
 }

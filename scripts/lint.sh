@@ -12,7 +12,7 @@ go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 bin=$(go env GOBIN)
 staticcheck="${bin:-$(go env GOPATH)/bin}/staticcheck"
 "$staticcheck" ./...
-for mod in examples/*/go.mod stores/*/go.mod; do
+for mod in example/go.mod examples/*/go.mod stores/*/go.mod; do
 	(cd "$(dirname "$mod")" && "$staticcheck" ./...)
 done
 echo "staticcheck clean"

@@ -12,11 +12,21 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+echo "== go.work lists every module"
+# A go command run inside a module that go.work does not list fails.
+missing=$(find . -name go.mod -not -path '*/node_modules/*' -printf '%h\n' | sort |
+	while read -r dir; do grep -qxF "	$dir" go.work || echo "$dir"; done)
+if [ -n "$missing" ]; then
+	printf 'go.work does not list (add with go work use DIR):\n%s\n' "$missing"
+	exit 1
+fi
+
 echo "== go vet"
-go vet ./...
+# The root module, and the example app, a module of its own (go.work).
+go vet ./... ./example/...
 
 echo "== go test -race"
-go test -race -count=1 ./...
+go test -race -count=1 ./... ./example/...
 
 echo "== benchmarks (smoke: 20 iterations each)"
 go test -run '^$' -bench . -benchtime 20x ./... >/dev/null

@@ -229,10 +229,10 @@ func TestTwoInstancesBackChannelLogout(t *testing.T) {
 	}
 	// A learns by pub/sub within moments; Sync is the resync's bound.
 	deadline := time.Now().Add(5 * time.Second)
-	for a.rev.Mirror().Len() == 0 && time.Now().Before(deadline) {
+	for mirrorLen(a.rev.Mirror()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if a.rev.Mirror().Len() == 0 {
+	if mirrorLen(a.rev.Mirror()) == 0 {
 		t.Error("A did not hear of the revocation by pub/sub")
 	}
 	if err := a.rev.Sync(context.Background()); err != nil {
@@ -274,13 +274,13 @@ func TestRedisRestart(t *testing.T) {
 	a := newInstance(t, idp, redis)
 	ctx := context.Background()
 	now := time.Now()
-	rev := oidcauth.Revocation{SID: "sid-before", At: now, Until: now.Add(time.Hour)}
+	rev := oidcauth.Revocation{ProviderSID: "sid-before", At: now, Until: now.Add(time.Hour)}
 	if err := a.rev.Revoke(ctx, rev); err != nil {
 		t.Fatal(err)
 	}
 
 	redis.stop()
-	err := a.rev.Revoke(ctx, oidcauth.Revocation{SID: "sid-during", At: now, Until: now.Add(time.Hour)})
+	err := a.rev.Revoke(ctx, oidcauth.Revocation{ProviderSID: "sid-during", At: now, Until: now.Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "held on this instance only") {
 		t.Errorf("Revoke during the outage: %v", err)
 	}
@@ -359,7 +359,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	for _, rev := range []oidcauth.Revocation{
 		{SessionID: "id|with|bars", At: at, Until: at.Add(time.Hour)},
-		{SID: "sid", At: at, Until: at},
+		{ProviderSID: "sid", At: at, Until: at},
 		{Subject: "sub", At: at, Until: at.Add(time.Minute)},
 	} {
 		got, ok := parseRecord(record(rev))
@@ -372,4 +372,11 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("parseRecord(%q) accepted", bad)
 		}
 	}
+}
+
+// mirrorLen counts the records of m.
+func mirrorLen(m *oidcauth.MemoryRevocations) int {
+	n := 0
+	m.Range(func(oidcauth.Revocation) bool { n++; return true })
+	return n
 }

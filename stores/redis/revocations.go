@@ -131,8 +131,8 @@ func (r *Revocations) Mirror() *oidcauth.MemoryRevocations { return r.mirror }
 func record(rev oidcauth.Revocation) string {
 	kind, value := "i", rev.SessionID
 	switch {
-	case rev.SID != "":
-		kind, value = "s", rev.SID
+	case rev.ProviderSID != "":
+		kind, value = "s", rev.ProviderSID
 	case rev.Subject != "":
 		kind, value = "u", rev.Subject
 	}
@@ -154,7 +154,7 @@ func parseRecord(s string) (oidcauth.Revocation, bool) {
 	case "i":
 		rev.SessionID = parts[3]
 	case "s":
-		rev.SID = parts[3]
+		rev.ProviderSID = parts[3]
 	case "u":
 		rev.Subject = parts[3]
 	default:

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -57,6 +57,11 @@ func (b *browser) want(resp *http.Response, status int) {
 	if resp.StatusCode != status {
 		b.t.Fatalf("%s %s: status %d, want %d", resp.Request.Method, resp.Request.URL, resp.StatusCode, status)
 	}
+}
+
+// newApp builds the app with its state in process memory.
+func newApp(getenv func(string) string, logger *slog.Logger) (*App, error) {
+	return New(getenv, logger, nil)
 }
 
 // startApp serves the example with env on a loopback test server.

@@ -1,31 +1,7 @@
-// Command example is a small web app signed in with oidcauth.
-//
-// With no configuration it serves an embedded development provider, so
-// `go run ./example` lets you sign in at http://localhost:3000 with no
-// account anywhere (it signs in anyone, so it runs on localhost only).
-// With configuration it signs in with Logto or any OpenID Connect provider:
-//
-//	OIDC_ISSUER         issuer URL (Logto: https://<tenant>.logto.app/oidc)
-//	OIDC_CLIENT_ID      client / App ID
-//	OIDC_CLIENT_SECRET  client secret / App secret
-//	BASE_URL            where the app is reached (default http://localhost:3000);
-//	                    the redirect URI is BASE_URL/callback, the post sign-out
-//	                    redirect URI is BASE_URL/
-//	SESSION_SECRET      32 bytes or more of secret; session keys derive from it
-//	                    (required with OIDC_ISSUER; random in development mode)
-//	SESSION_SECRET_PREVIOUS  the secret before the last rotation (optional)
-//	ADDR                listen address (default: BASE_URL's host and port, or :3000)
-//	OIDC_SCOPES         space-separated scopes (default openid profile email offline_access)
-//	OIDC_RESOURCES      space-separated API resources (Logto: API identifiers) to get
-//	                    access tokens for at /api/token (development mode: https://api.example.com)
-//	OAUTH2_PROVIDERS    space-separated names of plain OAuth 2.0 providers offered
-//	                    beside (or, without OIDC_ISSUER, instead of) the OIDC provider
-//	OAUTH2_<NAME>_CONFIG  each one's Logto OAuth2-connector JSON; <NAME> upper-cased,
-//	                    '-' as '_'; its callback is BASE_URL/callback/<name>
-//
-// Development mode also serves a GitHub-like OAuth 2.0 provider, so the home
-// page shows a second sign-in button.
-package main
+// Package app is the example app, the command in the directory above, as
+// a package: examples/redis runs the same app with its state on Redis.
+// [Main] runs it as a command; [New] builds it, for tests.
+package app
 
 import (
 	"context"
@@ -47,9 +23,18 @@ import (
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
-func main() {
+// Stores keeps the app's state outside the process, configured from the
+// environment: example's STATE_DIR (an embedded database) or
+// examples/redis's REDIS_URL. It sets cfg's stores (Revocations, Store,
+// …) and returns what to close when the app stops (nil for nothing).
+type Stores func(cfg *oidcauth.Config, getenv func(string) string) (close func() error, err error)
+
+// Main runs the app as a command: configured from the environment, with
+// its state where stores keeps it (nil: in process memory), serving until
+// SIGINT or SIGTERM.
+func Main(stores Stores) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	app, err := newApp(os.Getenv, logger)
+	app, err := New(os.Getenv, logger, stores)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(2)
@@ -72,24 +57,29 @@ func main() {
 		_ = srv.Shutdown(shutdown)
 	}()
 	logger.Info("example app listening", "url", app.baseURL, "addr", app.addr, "provider", app.providerNote)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.ListenAndServe()
+	if cerr := app.Close(); cerr != nil {
+		logger.Error("closing the app's stores", "err", cerr)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-// app is the configured example: its handler and where it listens.
-type app struct {
+// App is the configured example: its handler and where it listens.
+type App struct {
 	handler      http.Handler
 	addr         string
 	baseURL      string
 	providerNote string
+	close        func() error
 }
 
-// newApp builds the app from environment lookups, without touching the
+// New builds the app from environment lookups, without touching the
 // network: the provider is discovered on first use, so the app serves even
-// while the provider is down.
-func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
+// while the provider is down. stores, when not nil, keeps its state.
+func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, error) {
 	baseURL := strings.TrimSuffix(getenv("BASE_URL"), "/")
 	if baseURL == "" {
 		baseURL = "http://localhost:3000"
@@ -115,7 +105,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	}
 	cfg.Resources = strings.Fields(getenv("OIDC_RESOURCES"))
 	mux := http.NewServeMux()
-	a := &app{addr: addr, baseURL: baseURL}
+	a := &App{addr: addr, baseURL: baseURL}
 	if err := addOAuth2Providers(&cfg, getenv); err != nil {
 		return nil, err
 	}
@@ -176,8 +166,14 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 		cfg.SessionKeys = append(cfg.SessionKeys, []byte(prev))
 	}
 
+	if stores != nil {
+		if a.close, err = stores(&cfg, getenv); err != nil {
+			return nil, err
+		}
+	}
 	auth, err := oidcauth.New(cfg)
 	if err != nil {
+		_ = a.Close()
 		return nil, err
 	}
 	auth.Mount(mux) // /sign-in, /callback, /sign-out
@@ -187,6 +183,17 @@ func newApp(getenv func(string) string, logger *slog.Logger) (*app, error) {
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))
 	a.handler = securityHeaders(mux)
 	return a, nil
+}
+
+// Handler returns the app's routes.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close closes the app's stores.
+func (a *App) Close() error {
+	if a.close == nil {
+		return nil
+	}
+	return a.close()
 }
 
 // defaultAddr listens where BASE_URL points when that is this machine, and

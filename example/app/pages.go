@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/base64"
@@ -30,7 +30,7 @@ code{word-break:break-all}
 <main>
 <h1>oidcauth example</h1>
 {{with .User}}
-<p id="greeting">Signed in as <strong id="user-name">{{.Name}}</strong>{{if .Email}} ({{.Email}}){{end}}{{if .Provider}} with {{.Provider}}{{end}}.</p>
+<p id="greeting">Signed in as <strong id="user-name">{{.Name}}</strong>{{if .Email}} ({{.Email}}){{end}}{{if .OAuth2Provider}} with {{.OAuth2Provider}}{{end}}.</p>
 {{template "signout"}}
 {{else}}
 <p id="greeting">You are not signed in.</p>
@@ -48,7 +48,7 @@ code{word-break:break-all}
 <tr><th>E-mail</th><td id="user-email">{{.User.Email}}{{if .User.EmailVerified}} (verified){{end}}</td></tr>
 <tr><th>Username</th><td>{{.User.Username}}</td></tr>
 <tr><th>Issuer</th><td><code>{{.User.Issuer}}</code></td></tr>
-{{if .User.Provider}}<tr><th>Provider</th><td id="user-provider">{{.User.Provider}}</td></tr>{{end}}
+{{if .User.OAuth2Provider}}<tr><th>Provider</th><td id="user-provider">{{.User.OAuth2Provider}}</td></tr>{{end}}
 </table>
 <h2>All claims</h2>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
