@@ -27,6 +27,9 @@ type Auth struct {
 	anonymous     *session        // marks a request this Auth found signed out
 	verified      *verifiedCache  // cookies already opened; nil with a Store
 	oauth2        []*oauth2Client // Config.OAuth2Providers, checked
+	// asksProfile and asksEmail: Scopes hold "profile", "email" (for
+	// Config.UserInfo's automatic mode).
+	asksProfile, asksEmail bool
 	// resourceParams are the RFC 8707 resource parameters of every
 	// authorization request, encoded once.
 	resourceParams string
@@ -51,6 +54,8 @@ func New(cfg Config) (*Auth, error) {
 		origin:       originOf(redirect),
 		callbackPath: redirect.EscapedPath(),
 		touchEvery:   max(int64(cfg.SessionIdleTimeout/time.Second)/8, 1),
+		asksProfile:  slices.Contains(cfg.Scopes, "profile"),
+		asksEmail:    slices.Contains(cfg.Scopes, "email"),
 	}
 	if a.callbackPath == "" {
 		a.callbackPath = "/"

@@ -100,6 +100,12 @@ type Options struct {
 	// not listed is refused (invalid_target). Nil accepts any resource
 	// the sign-in granted and copies the requested scopes into its tokens.
 	APIResources map[string][]string
+	// ClaimsInUserInfoOnly leaves the profile and e-mail claims out of the
+	// ID token issued with an access token, so that only userinfo has
+	// them, as node-oidc-provider (Logto's engine, with its default
+	// conformIdTokenClaims) and zitadel's OP do. The ID token keeps sub,
+	// the protocol claims and User.Extra.
+	ClaimsInUserInfoOnly bool
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
 	// IDTokenTTL is the lifetime of ID tokens. Default 1 hour.
