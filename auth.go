@@ -42,11 +42,15 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	c, err := cookie.NewCodec(cfg.SessionKeys, cfg.Issuer+"\x00"+cfg.ClientID)
+	redirect, _ := url.Parse(cfg.RedirectURL) // validated by normalize
+	// The cookie keys are bound to the deployment: the app's origin (from
+	// RedirectURL), the issuer and the client. Staging and production
+	// sharing SessionKeys, even with plain OAuth 2.0 providers only (no
+	// issuer, no client), open each other's cookies as foreign.
+	c, err := cookie.NewCodec(cfg.SessionKeys, originOf(redirect)+"\x00"+cfg.Issuer+"\x00"+cfg.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	redirect, _ := url.Parse(cfg.RedirectURL) // validated by normalize
 	a := &Auth{
 		cfg:          cfg,
 		codec:        c,
