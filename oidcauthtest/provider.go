@@ -18,6 +18,18 @@
 // Endpoint paths follow node-oidc-provider, the engine Logto is built on:
 // /auth, /token, /me, /jwks and /session/end below the issuer.
 //
+// Creating a provider costs microseconds, not the 200 ms of CPU an RSA key
+// takes to make: the private keys come from a pool shared by all providers
+// in the process, each made once, when first needed. Every provider starts
+// with the pool's first key of its algorithm under a key id of its own
+// (fresh for each provider and each key), so a token carries the kid of
+// the provider that signed it. [Provider.RotateKey] brings the pool's next
+// key, one the provider never had; [Misbehavior.SignWithUnknownKey] signs
+// with a key no provider publishes. Two providers in one process may thus
+// hold the same key material under different key ids: a test that one
+// provider's token is refused by a relying party of another is refused for
+// the issuer or the unknown kid, not for the key itself.
+//
 //	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
 //	auth, _ := oidcauth.New(oidcauth.Config{
 //		Issuer:       idp.Issuer(),
@@ -169,7 +181,7 @@ func New(issuer string, opts Options) (*Provider, error) {
 	default:
 		return nil, errors.New("oidcauthtest: SigningAlg must be RS256, ES256 or ES384")
 	}
-	key, err := newSigningKey(opts.SigningAlg)
+	key, err := newSigningKey(opts.SigningAlg, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -230,14 +242,15 @@ func (p *Provider) Misbehave(m Misbehavior) {
 }
 
 // RotateKey adds a new signing key, which signs from now on. Earlier keys
-// stay published in the JWKS, as providers do during a rotation.
+// stay published in the JWKS, as providers do during a rotation. The new
+// key differs from every key the provider had, and it has a new key id.
 func (p *Provider) RotateKey() error {
-	key, err := newSigningKey(p.opts.SigningAlg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key, err := newSigningKey(p.opts.SigningAlg, len(p.keys))
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.keys = append(p.keys, key)
 	return nil
 }

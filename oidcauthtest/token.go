@@ -3,7 +3,6 @@ package oidcauthtest
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -30,18 +29,14 @@ type signingKey struct {
 	priv crypto.Signer
 }
 
-func newSigningKey(alg string) (*signingKey, error) {
-	k := &signingKey{kid: randomString()[:22], alg: alg}
-	var err error
-	switch alg {
-	case "ES256":
-		k.priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ES384":
-		k.priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	default:
-		k.priv, err = rsa.GenerateKey(rand.Reader, 2048)
+// newSigningKey returns the pool's n-th key for alg (n < 0: the key no
+// provider publishes) under a fresh key id.
+func newSigningKey(alg string, n int) (*signingKey, error) {
+	priv, err := poolKey(alg, n)
+	if err != nil {
+		return nil, err
 	}
-	return k, err
+	return &signingKey{kid: randomString()[:22], alg: alg, priv: priv}, nil
 }
 
 // digest hashes a JWS signing input as the key's algorithm asks.
@@ -116,7 +111,7 @@ func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string
 	case m.HMACWithSecret:
 		header["alg"] = "HS256"
 	case m.SignWithUnknownKey:
-		stray, err := newSigningKey(key.alg)
+		stray, err := newSigningKey(key.alg, -1)
 		if err != nil {
 			return "", err
 		}
