@@ -27,6 +27,9 @@ type Auth struct {
 	anonymous     *session        // marks a request this Auth found signed out
 	verified      *verifiedCache  // cookies already opened; nil with a Store
 	oauth2        []*oauth2Client // Config.OAuth2Providers, checked
+	// asksProfile and asksEmail: Scopes hold "profile", "email" (for
+	// Config.UserInfo's automatic mode).
+	asksProfile, asksEmail bool
 	// resourceParams are the RFC 8707 resource parameters of every
 	// authorization request, encoded once.
 	resourceParams string
@@ -39,11 +42,15 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	c, err := cookie.NewCodec(cfg.SessionKeys, cfg.Issuer+"\x00"+cfg.ClientID)
+	redirect, _ := url.Parse(cfg.RedirectURL) // validated by normalize
+	// The cookie keys are bound to the deployment: the app's origin (from
+	// RedirectURL), the issuer and the client. Staging and production
+	// sharing SessionKeys, even with plain OAuth 2.0 providers only (no
+	// issuer, no client), open each other's cookies as foreign.
+	c, err := cookie.NewCodec(cfg.SessionKeys, originOf(redirect)+"\x00"+cfg.Issuer+"\x00"+cfg.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	redirect, _ := url.Parse(cfg.RedirectURL) // validated by normalize
 	a := &Auth{
 		cfg:          cfg,
 		codec:        c,
@@ -51,6 +58,8 @@ func New(cfg Config) (*Auth, error) {
 		origin:       originOf(redirect),
 		callbackPath: redirect.EscapedPath(),
 		touchEvery:   max(int64(cfg.SessionIdleTimeout/time.Second)/8, 1),
+		asksProfile:  slices.Contains(cfg.Scopes, "profile"),
+		asksEmail:    slices.Contains(cfg.Scopes, "email"),
 	}
 	if a.callbackPath == "" {
 		a.callbackPath = "/"

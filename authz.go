@@ -85,7 +85,7 @@ func AnyOf(reqs ...Requirement) Requirement {
 // or a number or boolean whose JSON text is one of them
 // (Claim("email_verified", "true")). With no values it is met when the claim
 // is present and not null, false, "" or empty. Claims come from the ID token,
-// merged with userinfo's when [Config.FetchUserInfo] is set.
+// merged with userinfo's when sign-in fetched it ([Config.UserInfo]).
 //
 // Claim, AnyRole, Organization, OrganizationRole and Scope speak for the
 // OpenID provider only: a user signed in through a plain OAuth 2.0

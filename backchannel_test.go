@@ -3,7 +3,6 @@ package oidcauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -366,24 +365,4 @@ func TestMetadataRefreshKeepsKeys(t *testing.T) {
 		t.Error("the refreshed metadata dropped the cached signing keys")
 	}
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-}
-
-// The in-memory list is bounded: a loop of sign-ins and sign-outs cannot
-// grow it without end; the oldest kind to give way is the most numerous.
-func TestMemoryRevocationsBounded(t *testing.T) {
-	m := &MemoryRevocations{limit: 100}
-	ctx := context.Background()
-	now := time.Now()
-	_ = m.Revoke(ctx, Revocation{ProviderSID: "provider-session", At: now, Until: now.Add(time.Hour)})
-	for i := range 1000 {
-		if err := m.Revoke(ctx, Revocation{SessionID: fmt.Sprint("s-", i), At: now, Until: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if m.len() > 100 {
-		t.Errorf("%d records kept, limit 100", m.len())
-	}
-	if !m.IsRevoked("", "provider-session", "", now) || !m.IsRevoked("s-999", "", "", now) {
-		t.Error("the sid record or the newest sign-out was dropped")
-	}
 }

@@ -66,9 +66,12 @@ type Config struct {
 	// Issuer is empty. Each has its own callback path; users choose one
 	// with /sign-in?provider=<name>. See [OAuth2Provider].
 	OAuth2Providers []OAuth2Provider
-	// FetchUserInfo makes the callback call the userinfo endpoint and merge
-	// its claims into the user (the subject must match the ID token's).
-	FetchUserInfo bool
+	// UserInfo says when sign-in calls the userinfo endpoint (OIDC Core
+	// §5.3) and merges its claims into the user. Default [UserInfoAuto]:
+	// only when Scopes ask for profile or e-mail claims that the ID token
+	// lacks, as node-oidc-provider (Logto's engine) and zitadel issue them
+	// beside an access token.
+	UserInfo UserInfoMode
 
 	// SessionKeys encrypt and authenticate the session and sign-in cookies.
 	// Each must be at least 32 bytes of secret random data; an AES-256 key
@@ -215,6 +218,9 @@ func (c *Config) normalize() error {
 		} else if slices.Contains(reservedAuthParams, k) {
 			bad("AuthParams may not set %q: the library controls it", k)
 		}
+	}
+	if c.UserInfo < UserInfoAuto || c.UserInfo > UserInfoNever {
+		bad("UserInfo %d is not UserInfoAuto, UserInfoAlways or UserInfoNever", c.UserInfo)
 	}
 	if c.CookieName == "" {
 		c.CookieName = "oidcauth"

@@ -133,9 +133,9 @@
 //     backslashes and control characters send the user to "/".
 //   - Session and transaction cookies are AES-256-GCM encrypted and
 //     authenticated with the cookie name bound in, under keys derived from
-//     SessionKeys together with the issuer and client ID (another
-//     deployment sharing the secret cannot pass its cookies off as this
-//     app's). They are HttpOnly, SameSite=Lax, Secure on https (with the
+//     SessionKeys together with the app's origin (RedirectURL's), the
+//     issuer and the client ID (another deployment sharing the secret,
+//     staging for production, cannot pass its cookies off as this app's). They are HttpOnly, SameSite=Lax, Secure on https (with the
 //     __Host- prefix), and carry no Domain. The absolute and idle lifetimes
 //     are enforced inside the encrypted payload. A tampered, foreign or
 //     expired cookie means "signed out", never an error. Signing in always

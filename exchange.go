@@ -54,11 +54,19 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 	if err != nil {
 		return nil, "", err
 	}
-	if a.cfg.FetchUserInfo {
-		if claims, err = a.mergeUserInfo(ctx, m, tok.AccessToken, idt.Subject, claims); err != nil {
+	// Automatic mode: a provider without userinfo has nothing to add.
+	if a.wantsUserInfo(decoded) && (a.cfg.UserInfo == UserInfoAlways || m.provider.UserInfoEndpoint() != "") {
+		merged, err := a.mergeUserInfo(ctx, m, tok.AccessToken, idt.Subject, claims)
+		switch {
+		case err == nil:
+			claims, decoded = merged, nil // the merged claims are decoded afresh
+		case a.cfg.UserInfo == UserInfoAlways:
 			return nil, "", err
+		default:
+			// Automatic: the ID token's claims are a valid user, if a
+			// sparse one.
+			a.cfg.Logger.Warn("oidcauth: userinfo failed; signing in with the ID token's claims", "event", "userinfo_failed", "error", logSafe(err))
 		}
-		decoded = nil // the merged claims are decoded afresh
 	}
 	s, err := a.newSession(idt, claims, decoded, tok)
 	if err != nil {

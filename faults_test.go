@@ -183,7 +183,7 @@ func TestSlowProvider(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 				short(c)
-				c.FetchUserInfo = true
+				c.UserInfo = UserInfoAlways
 			})
 			if tc.warm {
 				wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)

@@ -205,7 +205,7 @@ func (f *flow) freshBrowserKeepingTransactions() {
 
 func runHostile(t *testing.T, tc hostileCase) {
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
-		c.FetchUserInfo = true
+		c.UserInfo = UserInfoAlways
 		if tc.cfg != nil {
 			tc.cfg(c)
 		}

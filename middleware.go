@@ -105,8 +105,9 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 	maxAge, idle := int64(a.cfg.SessionMaxAge.Seconds()), int64(a.cfg.SessionIdleTimeout.Seconds())
 	// The times are inside the authenticated payload: a browser or proxy
 	// that ignores cookie expiry cannot extend a session.
-	// A session of an OAuth 2.0 provider no longer configured ends with it.
-	if now >= s.created+maxAge || now >= s.touched+idle || s.touched < s.created || (s.provider != "" && a.oauth2Provider(s.provider) == nil) {
+	// A session of an OAuth 2.0 provider no longer configured, or now
+	// configured with other endpoints, ends with it.
+	if now >= s.created+maxAge || now >= s.touched+idle || s.touched < s.created || (s.provider != "" && !a.providerOf(s)) {
 		if w != nil {
 			a.clearSession(w, r)
 		}

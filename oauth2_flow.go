@@ -52,6 +52,15 @@ func (a *Auth) oauth2Provider(name string) *oauth2Client {
 	return nil
 }
 
+// providerOf reports whether s, a session of a plain OAuth 2.0 provider,
+// was signed in by a provider configured now under its name: the same
+// authorization endpoint (the session's issuer). A provider renamed onto
+// another service's endpoints does not inherit its sessions.
+func (a *Auth) providerOf(s *session) bool {
+	p := a.oauth2Provider(s.provider)
+	return p != nil && p.AuthorizationEndpoint == s.user.Issuer
+}
+
 // pickProvider resolves a sign-in's provider: nil means the OpenID Connect
 // provider. With no Issuer, a single OAuth 2.0 provider is the default.
 func (a *Auth) pickProvider(name string) (*oauth2Client, error) {

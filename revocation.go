@@ -21,10 +21,13 @@ type Revocation struct {
 	// Subject ends all the sessions of a user (the sub claim), as a
 	// back-channel logout token without sid asks.
 	Subject string
-	// At is the cut-off: sessions signed in at or before At are refused;
-	// a sign-in after it starts a new, valid session. Sessions record their
-	// sign-in to the second, so one signed in during At's second counts as
-	// before it (refused: the safe side of the ambiguity).
+	// At is the cut-off of a SID or Subject revocation: sessions signed in
+	// at or before At are refused; a sign-in after it starts a new, valid
+	// session. Sessions record their sign-in to the second, so one signed
+	// in during At's second counts as before it (refused: the safe side of
+	// the ambiguity). A SessionID revocation names one session and has no
+	// cut-off: it holds whatever the clocks of the instance that opened the
+	// session and the one that ended it say; At only dates it.
 	At time.Time
 	// Until is when the record may be forgotten: by then every session it
 	// could match has expired anyway (At + Config.SessionMaxAge).
@@ -54,25 +57,58 @@ type RevocationStore interface {
 // three map reads under a read lock, and records are dropped once their
 // Until has passed. It is the default store, and the local mirror of
 // distributed ones. The zero value is ready to use.
+//
+// It is bounded per kind, so a script that signs in and out in a loop
+// cannot grow memory without end, nor push out a logout the provider
+// asked for: past maxSessionRevocations sign-outs, the one recorded first
+// (the first to expire) gives way to the new one (a copy of that
+// session's cookie, whose browser cookie was cleared at sign-out, is then
+// accepted again until it expires); past maxProviderRevocations sid or
+// subject revocations, a new one is refused with [ErrRevocationsFull] and
+// none is ever pushed out (the back-channel logout answers 500, logged,
+// and the provider retries).
 type MemoryRevocations struct {
 	n atomic.Int64 // records; 0 lets IsRevoked return at once
 
-	mu    sync.RWMutex
-	kinds [3]map[string]revoked // by SessionID, SID, Subject
-	jtis  map[string]int64      // unix seconds until which a jti is kept
-	sweep int64                 // unix seconds of the next sweep
-	now   func() time.Time
-	limit int // records kept at most; 0 is maxRevocations
+	mu     sync.RWMutex
+	kinds  [3]map[string]revoked // by SessionID, SID, Subject
+	order  []queued              // SessionID records, first recorded first
+	jtis   map[string]int64      // unix seconds until which a jti is kept
+	sweep  int64                 // unix seconds of the next sweep
+	now    func() time.Time
+	limits [3]int // records kept at most per kind; 0 is the default
 }
 
-// maxRevocations bounds the records of a MemoryRevocations (about 100 MB at
-// most): sign-out adds one per session, kept for a session lifetime, and a
-// script that signs in and out in a loop must not grow memory without end.
-// Past it, an arbitrary record of the most numerous kind (in practice a
-// signed-out session's) is dropped for the new one.
-const maxRevocations = 1_000_000
+// The bounds per kind (some 100 MB at most for sign-outs): a sign-out
+// adds a record per session, kept for a session lifetime; sid and subject
+// records come from the provider's logout tokens only.
+const (
+	maxSessionRevocations  = 1_000_000
+	maxProviderRevocations = 100_000
+)
+
+// ErrRevocationsFull is returned by [MemoryRevocations.Revoke] for a new sid
+// or subject revocation past the list's bound: none is pushed out to make
+// room, since each may end a session the provider ended.
+var ErrRevocationsFull = errors.New("oidcauth: revocation list full")
 
 type revoked struct{ at, until int64 }
+
+// queued is a SessionID record in the order of recording.
+type queued struct {
+	id    string
+	until int64
+}
+
+func (m *MemoryRevocations) limit(kind int) int {
+	if m.limits[kind] > 0 {
+		return m.limits[kind]
+	}
+	if kind == 0 {
+		return maxSessionRevocations
+	}
+	return maxProviderRevocations
+}
 
 // NewMemoryRevocations returns an empty in-memory store.
 func NewMemoryRevocations() *MemoryRevocations { return &MemoryRevocations{} }
@@ -110,29 +146,36 @@ func (m *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	if m.kinds[kind] == nil {
 		m.kinds[kind] = map[string]revoked{}
 	}
-	limit := m.limit
-	if limit == 0 {
-		limit = maxRevocations
-	}
-	if _, exists := m.kinds[kind][value]; !exists && int(m.n.Load()) >= limit {
-		largest := 0
-		for k := range m.kinds {
-			if len(m.kinds[k]) > len(m.kinds[largest]) {
-				largest = k
-			}
-		}
-		for v := range m.kinds[largest] {
-			delete(m.kinds[largest], v)
-			break
-		}
-	}
 	rec := revoked{at: r.At.Unix(), until: r.Until.Unix()}
-	if old, ok := m.kinds[kind][value]; ok {
+	old, exists := m.kinds[kind][value]
+	if exists {
 		rec.at, rec.until = max(rec.at, old.at), max(rec.until, old.until)
+	} else if len(m.kinds[kind]) >= m.limit(kind) {
+		if kind != 0 {
+			return ErrRevocationsFull
+		}
+		m.dropFirstLocked()
 	}
 	m.kinds[kind][value] = rec
+	if kind == 0 && rec != old {
+		m.order = append(m.order, queued{value, rec.until})
+	}
 	m.count()
 	return nil
+}
+
+// dropFirstLocked drops the SessionID record recorded first that is still
+// current; m.mu is held.
+func (m *MemoryRevocations) dropFirstLocked() {
+	for len(m.order) > 0 {
+		q := m.order[0]
+		m.order[0] = queued{}
+		m.order = m.order[1:]
+		if rec, ok := m.kinds[0][q.id]; ok && rec.until == q.until {
+			delete(m.kinds[0], q.id)
+			return
+		}
+	}
 }
 
 // IsRevoked implements [RevocationStore].
@@ -147,7 +190,8 @@ func (m *MemoryRevocations) IsRevoked(sessionID, sid, subject string, signedIn t
 		if v == "" {
 			continue
 		}
-		if rec, ok := m.kinds[kind][v]; ok && t <= rec.at {
+		// A session id names one session: no cut-off applies.
+		if rec, ok := m.kinds[kind][v]; ok && (kind == 0 || t <= rec.at) {
 			return true
 		}
 	}
@@ -216,6 +260,15 @@ func (m *MemoryRevocations) sweepLocked() int64 {
 			delete(m.jtis, jti)
 		}
 	}
+	// The queue keeps the records still current, in a fresh array so the
+	// dropped prefix is freed.
+	kept := make([]queued, 0, len(m.kinds[0]))
+	for _, q := range m.order {
+		if rec, ok := m.kinds[0][q.id]; ok && rec.until == q.until {
+			kept = append(kept, q)
+		}
+	}
+	m.order = kept
 	m.count()
 	return now
 }

@@ -39,8 +39,8 @@ func (a *Auth) claimsUser(sub string, claims json.RawMessage, c *idClaims) (User
 	return u, c.Sid, nil
 }
 
-// User is the signed-in user, as the ID token (and, with
-// [Config.FetchUserInfo], the userinfo endpoint) described them. The common
+// User is the signed-in user, as the ID token (and, when sign-in fetched
+// it, the userinfo endpoint: see [Config.UserInfo]) described them. The common
 // claims are typed; [User.Claims] decodes any other.
 type User struct {
 	// Subject is the provider's stable identifier for the user (sub).
@@ -114,7 +114,8 @@ func (u *User) OrganizationRoles() []string { return u.logto().OrganizationRoles
 
 // CustomData decodes Logto's "custom_data" claim into v. Logto serves it
 // from the userinfo endpoint with the "custom_data" scope, so it is there
-// with [Config.FetchUserInfo], or from [Auth.FetchUserInfo].
+// with [Config.UserInfo] set to [UserInfoAlways], or from
+// [Auth.FetchUserInfo].
 func (u *User) CustomData(v any) error {
 	c := u.logto()
 	if len(c.CustomData) == 0 {

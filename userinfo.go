@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -23,13 +25,26 @@ func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, accessToken, sub 
 	if err := json.Unmarshal(extra["sub"], &got); err != nil || got != sub {
 		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the ID token's"))
 	}
-	// Raw values keep numbers and nested objects exactly as the provider
-	// sent them.
+	return mergeClaims(claims, extra)
+}
+
+// protocolClaims belong to the ID token alone: userinfo may add to the
+// user's claims but not replace these, or a "sid" from userinfo would pick
+// the back-channel logout that ends the session.
+var protocolClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "sid", "auth_time", "acr", "amr", "jti"}
+
+// mergeClaims overlays userinfo's claims on the ID token's, except the
+// protocol claims. Raw values keep numbers and nested objects exactly as
+// the provider sent them.
+func mergeClaims(claims json.RawMessage, extra map[string]json.RawMessage) (json.RawMessage, error) {
 	var merged map[string]json.RawMessage
 	if err := json.Unmarshal(claims, &merged); err != nil {
 		return nil, fail(ErrInternal, err)
 	}
 	for k, v := range extra {
+		if _, set := merged[k]; set && slices.Contains(protocolClaims, k) {
+			continue
+		}
 		merged[k] = v
 	}
 	out, err := json.Marshal(merged)
@@ -39,11 +54,24 @@ func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, accessToken, sub 
 	return out, nil
 }
 
+// wantsUserInfo tells whether sign-in calls userinfo for an ID token with
+// claims c ([Config.UserInfo]).
+func (a *Auth) wantsUserInfo(c *idClaims) bool {
+	switch a.cfg.UserInfo {
+	case UserInfoAlways:
+		return true
+	case UserInfoNever:
+		return false
+	}
+	lacksProfile := c.Name == "" && c.PreferredUsername == "" && c.Username == "" && c.Picture == ""
+	return (a.asksProfile && lacksProfile) || (a.asksEmail && c.Email == "")
+}
+
 // fetchUserInfo calls the userinfo endpoint with the access token. Its
 // errors name the HTTP status and the RFC 6750 error code only, never the
 // response body: an error page of a proxy may echo the request's
 // Authorization header, and errors reach log lines. Signed (JWT) userinfo
-// responses are not supported.
+// responses are not supported. The answer may be 64 KiB at most.
 func (a *Auth) fetchUserInfo(ctx context.Context, m *metadata, accessToken string) (map[string]json.RawMessage, error) {
 	endpoint := m.provider.UserInfoEndpoint()
 	if endpoint == "" {
@@ -66,8 +94,15 @@ func (a *Auth) fetchUserInfo(ctx context.Context, m *metadata, accessToken strin
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
 		return nil, fail(ErrUserInfo, errors.New("userinfo response is not JSON"))
 	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserInfoBytes+1))
+	if err != nil {
+		return nil, fail(ErrUserInfo, err)
+	}
+	if len(body) > maxUserInfoBytes {
+		return nil, fail(ErrUserInfo, errors.New("userinfo response is larger than 64 KiB"))
+	}
 	var claims map[string]json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&claims); err != nil {
+	if err := json.Unmarshal(body, &claims); err != nil {
 		return nil, fail(ErrUserInfo, errors.New("userinfo response is not a JSON object"))
 	}
 	return claims, nil
@@ -121,3 +156,6 @@ func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, err
 	}
 	return &u, nil
 }
+
+// maxUserInfoBytes bounds a userinfo answer: a profile, not a document.
+const maxUserInfoBytes = 64 << 10

@@ -16,7 +16,7 @@ func TestFetchUserInfoMergesExactly(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{
 		"custom_data": map[string]any{"plan": "pro"},
 		"big":         uint64(12345678901234567890),
-	}}}, func(c *Config) { c.FetchUserInfo = true; c.Scopes = []string{"openid"} })
+	}}}, func(c *Config) { c.UserInfo = UserInfoAlways; c.Scopes = []string{"openid"} })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	if f.idp.Calls("userinfo") != 1 {
 		t.Errorf("userinfo called %d times", f.idp.Calls("userinfo"))
@@ -58,7 +58,7 @@ func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestUserInfoErrorLeaksNothing(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
-		c.FetchUserInfo = true
+		c.UserInfo = UserInfoAlways
 		c.HTTPClient = &http.Client{Transport: echoTransport{c.HTTPClient.Transport}}
 	})
 	cb := f.startSignIn("/sign-in")

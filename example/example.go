@@ -22,6 +22,11 @@
 //	                    beside (or, without OIDC_ISSUER, instead of) the OIDC provider
 //	OAUTH2_<NAME>_CONFIG  each one's Logto OAuth2-connector JSON; <NAME> upper-cased,
 //	                    '-' as '_'; its callback is BASE_URL/callback/<name>
+//	STATE_DIR           a directory for an embedded database (stores/bolt) that keeps
+//	                    revocations across restarts, so a signed-out cookie stays
+//	                    refused (default: none; state in process memory)
+//	SESSION_STORE       cookie (default) or bolt: sessions in the STATE_DIR database,
+//	                    the cookie holding only an id and a key
 //
 // Development mode also serves a GitHub-like OAuth 2.0 provider, so the home
 // page shows a second sign-in button.
@@ -29,4 +34,4 @@ package main
 
 import "github.com/oidcauth/oidcauth/example/app"
 
-func main() { app.Main(nil) }
+func main() { app.Main(stateStores) }

@@ -2,14 +2,22 @@ module github.com/oidcauth/oidcauth/example
 
 go 1.26.0
 
-require github.com/oidcauth/oidcauth v0.0.0
+require (
+	github.com/oidcauth/oidcauth v0.0.0
+	github.com/oidcauth/oidcauth/stores/bolt v0.0.0
+)
 
 require (
 	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/gorilla/sessions v1.4.0 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
 )
 
-replace github.com/oidcauth/oidcauth => ../
+replace (
+	github.com/oidcauth/oidcauth => ../
+	github.com/oidcauth/oidcauth/stores/bolt => ../stores/bolt
+)

@@ -91,6 +91,12 @@ type Options struct {
 	// token for userinfo, as Logto does, and resource tokens come from the
 	// refresh grant.
 	DefaultResource bool
+	// ClaimsInUserInfoOnly leaves the profile and e-mail claims out of the
+	// ID token issued with an access token, so that only userinfo has
+	// them, as node-oidc-provider (Logto's engine, with its default
+	// conformIdTokenClaims) and zitadel's OP do. The ID token keeps sub,
+	// the protocol claims and User.Extra.
+	ClaimsInUserInfoOnly bool
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
 	// IDTokenTTL is the lifetime of ID tokens. Default 1 hour.

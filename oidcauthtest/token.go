@@ -421,6 +421,9 @@ func (p *Provider) issue(w http.ResponseWriter, g *grant, aud string, fromCode b
 // token issued for the code (§12.2 lets a refreshed one omit it).
 func (p *Provider) idClaims(g *grant, accessToken string, fromCode bool, now time.Time, m Misbehavior) map[string]any {
 	c := userClaims(g.user, g.scope)
+	if p.opts.ClaimsInUserInfoOnly {
+		c = userClaims(g.user, "")
+	}
 	c["iss"] = p.issuer
 	c["aud"] = p.opts.ClientID
 	c["iat"] = now.Unix()
