@@ -57,6 +57,7 @@ func signJWS(t *testing.T, header string, key crypto.Signer, alg string) string 
 }
 
 func TestCompactJWSVerify(t *testing.T) {
+	t.Parallel()
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -110,6 +111,7 @@ func TestCompactJWSVerify(t *testing.T) {
 }
 
 func TestParseCompactJWSRejects(t *testing.T) {
+	t.Parallel()
 	good := signJWS(t, `{"alg":"ES256"}`, mustP256(t), "ES256")
 	for name, jwt := range map[string]string{
 		"two segments":    "eyJhbGciOiJFUzI1NiJ9.e30",
@@ -139,6 +141,7 @@ func mustP256(t *testing.T) *ecdsa.PrivateKey {
 // also carries "Alg" must be verified with that same "alg", never the
 // other.
 func TestCompactJWSHeaderNamesExact(t *testing.T) {
+	t.Parallel()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

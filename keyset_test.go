@@ -17,6 +17,7 @@ import (
 // Which keys of a JWKS are kept: usable signing keys only, each judged on
 // its own (RFC 7517 §5), never more than maxKeys.
 func TestParseJWKS(t *testing.T) {
+	t.Parallel()
 	b64 := base64.RawURLEncoding.EncodeToString
 	signRS256(t, nil) // makes rsaKey, a 2048-bit key
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
@@ -80,6 +81,7 @@ func TestParseJWKS(t *testing.T) {
 }
 
 func TestCompactJWSKeyID(t *testing.T) {
+	t.Parallel()
 	enc := func(v any) string {
 		b, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(b)
