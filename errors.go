@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/oidcauth/oidcauth/internal/cookie"
 )
@@ -70,6 +71,11 @@ var (
 	// role, a scope, an organization). Answered with 403; the session
 	// stays.
 	ErrForbidden = errors.New("oidcauth: permission denied")
+	// ErrInvalidToken: an access token presented to a [Bearer] failed a
+	// check (signature, algorithm, typ, iss, aud, exp, nbf, iat, or an
+	// inactive introspection answer). Answered with 401 and
+	// WWW-Authenticate: Bearer error="invalid_token".
+	ErrInvalidToken = errors.New("oidcauth: invalid access token")
 	// ErrUnknownProvider: the sign-in named a provider that is not
 	// configured, or none while the app has no default (no Issuer and
 	// several [Config.OAuth2Providers]). Answered with 400.
@@ -129,7 +135,8 @@ func (f *failure) Error() string {
 	if f.cause == nil {
 		return f.kind.Error()
 	}
-	return f.kind.Error() + ": " + f.cause.Error()
+	// One "oidcauth:" per line: the cause's own prefix goes.
+	return f.kind.Error() + ": " + strings.TrimPrefix(f.cause.Error(), "oidcauth: ")
 }
 
 func (f *failure) Unwrap() []error {
@@ -166,6 +173,7 @@ var errorStatuses = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed."},
 	{ErrForbidden, http.StatusForbidden, "forbidden", "You do not have permission to see this page."},
 	{ErrUnknownProvider, http.StatusBadRequest, "unknown_provider", "This sign-in option is not available."},
+	{ErrInvalidToken, http.StatusUnauthorized, "invalid_token", "The access token is not valid."},
 	{ErrInternal, http.StatusInternalServerError, "internal", internalPhrase},
 }
 
@@ -185,7 +193,8 @@ func ErrorStatus(err error) int {
 // "invalid_state", "invalid_callback", "issuer_mismatch", "code_rejected",
 // "token_endpoint", "invalid_id_token", "userinfo", "access_denied",
 // "authorization_error", "not_signed_in", "session_too_large",
-// "method_not_allowed", "forbidden", or "internal" for anything else. It
+// "method_not_allowed", "forbidden", "unknown_provider", "invalid_token",
+// or "internal" for anything else. It
 // is the "reason" attribute of the "failed" log events.
 func ErrorReason(err error) string {
 	for _, e := range errorStatuses {
@@ -238,7 +247,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(status)
-	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
+	title := http.StatusText(status)
+	if errors.Is(err, ErrAccessDenied) {
+		// The user's own cancel (RFC 6749 §4.1.2.1 access_denied) is no
+		// fault; any other refusal is the provider's or the app's.
+		title = "Sign-in refused"
+		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.Code == "access_denied" {
+			title, phrase = "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."
+		}
+	}
+	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{title, phrase, "/"})
 }
 
 func errorCode(status int) string {

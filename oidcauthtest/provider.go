@@ -6,8 +6,11 @@
 // The provider serves discovery, authorization (approved at once, or through
 // a small login form), the token endpoint (client_secret_basic,
 // client_secret_post or a public client; PKCE S256 required; refresh
-// tokens with rotation), userinfo, a JWKS with key rotation and
-// end-session. Its tokens carry real RS256 or ES256 signatures. It records
+// tokens with rotation; the client credentials grant with Logto's resource
+// parameter), RFC 9068 JWT access tokens for API resources, token
+// introspection (RFC 7662), userinfo, a JWKS with key rotation and
+// end-session. [Provider.IssueAccessToken] mints access tokens directly,
+// for tests of an API that oidcauth's Bearer protects. Its tokens carry real RS256 or ES256 signatures. It records
 // the requests it receives, and [Provider.Misbehave] makes it break one rule
 // at a time so a test can prove that each check of the relying party
 // rejects.
@@ -103,6 +106,12 @@ type Options struct {
 	// token for userinfo, as Logto does, and resource tokens come from the
 	// refresh grant.
 	DefaultResource bool
+	// APIResources are the API resources the provider knows, each with the
+	// scopes (Logto: permissions) it defines. A token for one of them
+	// carries the requested scopes it defines, as Logto's do; a resource
+	// not listed is refused (invalid_target). Nil accepts any resource
+	// the sign-in granted and copies the requested scopes into its tokens.
+	APIResources map[string][]string
 	// ClaimsInUserInfoOnly leaves the profile and e-mail claims out of the
 	// ID token issued with an access token, so that only userinfo has
 	// them, as node-oidc-provider (Logto's engine, with its default
@@ -137,6 +146,7 @@ type Provider struct {
 	codes     map[string]*grant
 	access    map[string]*grant // access token → grant
 	refresh   map[string]*refreshToken
+	issued    map[string]*issuedToken // access token → what introspection answers
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount
@@ -246,7 +256,8 @@ func (p *Provider) RotateKey() error {
 }
 
 // Calls reports how many requests an endpoint has received: "discovery",
-// "authorize", "token", "userinfo", "jwks" or "end_session".
+// "authorize", "token", "introspection", "userinfo", "jwks" or
+// "end_session".
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -295,6 +306,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.interaction(w, r)
 	case "/token":
 		p.token(w, r)
+	case "/token/introspection":
+		p.introspect(w, r)
 	case "/me":
 		p.userinfo(w, r)
 	case "/jwks":
@@ -331,7 +344,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                                       p.issuer + "/jwks",
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"introspection_endpoint":                         p.issuer + "/token/introspection",
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          []string{p.opts.SigningAlg},
 		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},
