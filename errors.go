@@ -228,11 +228,9 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 // request or the provider is echoed.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, phrase := classify(err)
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
 	if wantsJSON(r) {
+		h := w.Header()
+		setPageHeaders(h)
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		code := errorCode(status)
@@ -242,10 +240,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": phrase})
 		return
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
+	writePage(w, status, errorPage, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
 }
 
 func errorCode(status int) string {
