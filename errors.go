@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/oidcauth/oidcauth/internal/cookie"
 )
@@ -134,7 +135,8 @@ func (f *failure) Error() string {
 	if f.cause == nil {
 		return f.kind.Error()
 	}
-	return f.kind.Error() + ": " + f.cause.Error()
+	// One "oidcauth:" per line: the cause's own prefix goes.
+	return f.kind.Error() + ": " + strings.TrimPrefix(f.cause.Error(), "oidcauth: ")
 }
 
 func (f *failure) Unwrap() []error {
@@ -240,7 +242,17 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": phrase})
 		return
 	}
-	writePage(w, status, errorPage, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
+	title := http.StatusText(status)
+	if errors.Is(err, ErrAccessDenied) {
+		// The user's own cancel (RFC 6749 §4.1.2.1 access_denied, in the
+		// authorization response) is no fault; any other refusal (the
+		// token endpoint's, OnSignIn's) is the provider's or the app's.
+		title = "Sign-in refused"
+		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.Code == "access_denied" && pe.StatusCode == 0 {
+			title, phrase = "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."
+		}
+	}
+	writePage(w, status, errorPage, struct{ Title, Message, Home string }{title, phrase, "/"})
 }
 
 func errorCode(status int) string {
