@@ -133,6 +133,7 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
 			LoginForm:              true,
+			APIResources:           devAPIResources(&cfg),
 			User: oidcauthtest.User{
 				Subject: "dev-user-1", Name: "Dev User", Email: "dev.user@example.com",
 				EmailVerified: true, Username: "devuser",
@@ -177,7 +178,12 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 		return nil, err
 	}
 	auth.Mount(mux) // /sign-in, /callback, /sign-out
-	mux.Handle("GET /profile", auth.RequireAuth(http.HandlerFunc(profilePage)))
+	api, err := mountAPI(mux, auth, &cfg) // /api/resource
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	mux.Handle("GET /profile", auth.RequireAuth(profilePage(api)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
 	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources)))
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))
