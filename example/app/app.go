@@ -177,8 +177,8 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 		_ = a.Close()
 		return nil, err
 	}
-	auth.Mount(mux) // /sign-in, /callback, /sign-out
-	api, err := mountAPI(mux, auth, &cfg) // /api/resource
+	auth.Mount(mux)                       // /sign-in, /callback, /sign-out
+	api, err := mountAPI(mux, auth, &cfg) // GET|POST /api/resource (api.go)
 	if err != nil {
 		_ = a.Close()
 		return nil, err
