@@ -80,11 +80,14 @@ From a terminal, with the token in <code>$TOKEN</code>:</p>
   for (const method of ['GET', 'POST']) {
     document.getElementById('call-api-' + method.toLowerCase()).addEventListener('click', async () => {
       out.textContent = '…';
+      delete out.dataset.status;
       const t = await fetch('/api/token?resource=' + encodeURIComponent(resource), { headers: { Accept: 'application/json' } });
       const { access_token: token } = await t.json();
       const r = await fetch('/api/resource', { method, headers: { Authorization: 'Bearer ' + token } });
       const challenge = r.headers.get('WWW-Authenticate');
       out.textContent = method + ' ' + r.status + (challenge ? '\nWWW-Authenticate: ' + challenge : '') + '\n' + await r.text();
+      out.dataset.method = method;
+      out.dataset.status = r.status; // the browser tests wait for it
     });
   }
 })();
