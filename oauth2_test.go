@@ -11,7 +11,6 @@ import (
 	"hash"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -38,6 +37,7 @@ func oauth2Auth(t *testing.T, ps ...OAuth2Provider) (*Auth, error) {
 }
 
 func TestLogtoConnectorJSONLoadsUnchanged(t *testing.T) {
+	t.Parallel()
 	p, err := ParseOAuth2Provider("github", readTestdata(t, "logto-github-connector.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +75,7 @@ func TestLogtoConnectorJSONLoadsUnchanged(t *testing.T) {
 }
 
 func TestOAuth2DefaultsAreLogtos(t *testing.T) {
+	t.Parallel()
 	p, err := ParseOAuth2Provider("min", []byte(`{"authorizationEndpoint":"https://idp.example.com/authorize","tokenEndpoint":"https://idp.example.com/token",
 		"userInfoEndpoint":"https://idp.example.com/me","clientId":"c","clientSecret":"s","someFieldLogtoAdds":true}`))
 	if err != nil {
@@ -92,6 +93,7 @@ func TestOAuth2DefaultsAreLogtos(t *testing.T) {
 }
 
 func TestParseOAuth2ProviderRefuses(t *testing.T) {
+	t.Parallel()
 	for name, in := range map[string]string{
 		"not JSON":            `authorizationEndpoint=x`,
 		"profileMap a number": `{"profileMap":{"id":7}}`,
@@ -107,6 +109,7 @@ func TestParseOAuth2ProviderRefuses(t *testing.T) {
 }
 
 func TestOAuth2ConfigErrors(t *testing.T) {
+	t.Parallel()
 	good := func() OAuth2Provider {
 		return OAuth2Provider{
 			Name: "github", AuthorizationEndpoint: "https://gh.example.com/authorize", TokenEndpoint: "https://gh.example.com/token",
@@ -168,6 +171,7 @@ func TestOAuth2ConfigErrors(t *testing.T) {
 }
 
 func TestOAuth2ProviderRedactsSecret(t *testing.T) {
+	t.Parallel()
 	p := OAuth2Provider{Name: "github", ClientSecret: "hunter2-secret"}
 	var b strings.Builder
 	for _, s := range []string{p.String(), p.LogValue().String()} {
@@ -179,6 +183,7 @@ func TestOAuth2ProviderRedactsSecret(t *testing.T) {
 }
 
 func TestMapProfile(t *testing.T) {
+	t.Parallel()
 	github := readTestdata(t, "github-user.json")
 	nested := readTestdata(t, "nested-profile.json")
 	cases := []struct {
@@ -252,18 +257,19 @@ func verifyHS(t *testing.T, jwt, alg string, key []byte) map[string]any {
 }
 
 func TestClientAssertion(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_750_000_000, 0)
 	for _, alg := range []string{"HS256", "HS384", "HS512"} {
 		t.Run(alg, func(t *testing.T) {
-			p := &oauth2Client{OAuth2Provider: OAuth2Provider{ClientID: "client-1", ClientSecret: strings.Repeat("a-secret-", 8),
-				TokenEndpoint: "https://idp.example.com/token", ClientSecretJWTSigningAlgorithm: alg}}
+			p := &tokenEndpoint{clientID: "client-1", secret: strings.Repeat("a-secret-", 8),
+				url: "https://idp.example.com/token", jwtAlg: alg}
 			a1, err := p.clientAssertion(now)
 			if err != nil {
 				t.Fatal(err)
 			}
 			a2, _ := p.clientAssertion(now)
-			c := verifyHS(t, a1, alg, []byte(p.ClientSecret))
-			c2 := verifyHS(t, a2, alg, []byte(p.ClientSecret))
+			c := verifyHS(t, a1, alg, []byte(p.secret))
+			c2 := verifyHS(t, a2, alg, []byte(p.secret))
 			if c["iss"] != "client-1" || c["sub"] != "client-1" || c["aud"] != "https://idp.example.com/token" {
 				t.Errorf("claims %v", c)
 			}
@@ -280,6 +286,7 @@ func TestClientAssertion(t *testing.T) {
 // TestTokenResponseFormats feeds real providers' token responses to the
 // token request, in each configured format.
 func TestTokenResponseFormats(t *testing.T) {
+	t.Parallel()
 	const form, js = "application/x-www-form-urlencoded; charset=utf-8", "application/json; charset=utf-8"
 	cases := []struct {
 		name, file, contentType string
@@ -294,7 +301,7 @@ func TestTokenResponseFormats(t *testing.T) {
 		{"GitHub form with refresh", "github-token-refresh.txt", form, TokenResponseQueryString, 200, "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
 			"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498", 28800, nil, ""},
 		{"JSON", "token.json", js, TokenResponseJSON, 200, "ya29.a0AfB_byC7xQ2kVd9e8cFq3Lm1nOp4RsTu5VwXyZ", "1//0gXk3Yz7Lm9QrStUv-L9IrWx2Yz", 3599, nil, ""},
-		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, "bad_verification_code"},
+		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrCodeRejected, "invalid_grant"},
 		{"RFC 6749 JSON error at a form provider", "token-error.json", js, TokenResponseQueryString, 401, "", "", 0, ErrTokenEndpoint, "invalid_client"},
 		{"JSON where form is configured", "token.json", js, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, ""},
 		{"form where JSON is configured", "github-token.txt", form, TokenResponseJSON, 200, "", "", 0, ErrTokenEndpoint, ""},
@@ -314,9 +321,8 @@ func TestTokenResponseFormats(t *testing.T) {
 				w.Write(body)
 			}))
 			defer srv.Close()
-			p := &oauth2Client{OAuth2Provider: OAuth2Provider{ClientID: "c", ClientSecret: "s", TokenEndpoint: srv.URL,
-				TokenEndpointAuthMethod: ClientSecretPost, TokenEndpointResponseType: tc.format}}
-			tr, err := p.tokenRequest(context.Background(), limitedClient(nil), url.Values{"grant_type": {"authorization_code"}}, time.Unix(1000, 0))
+			e := &tokenEndpoint{clientID: "c", secret: "s", url: srv.URL, auth: ClientSecretPost, format: tc.format}
+			tr, err := e.exchange(context.Background(), limitedClient(nil), "a-code", "https://app.example.com/callback", "", nil, time.Unix(1000, 0))
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)
@@ -350,6 +356,7 @@ func TestTokenResponseFormats(t *testing.T) {
 }
 
 func TestOAuth2SessionRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := &session{
 		id: "0123456789abcdef", provider: "github", created: 100, touched: 200, expiry: 300,
 		user: User{Subject: "583231", Name: "Octo Dev", Email: "octo@example.com", Picture: "https://a.example.com/p.png",
