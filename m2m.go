@@ -84,6 +84,9 @@ type ClientCredentials struct {
 	inflight *tokenFetch
 }
 
+// grantClientCredentials is RFC 6749 §4.4's grant_type.
+const grantClientCredentials grantType = "client_credentials"
+
 // tokenFetch is one token request that several callers may wait for.
 type tokenFetch struct {
 	done chan struct{}
@@ -247,9 +250,28 @@ func (c *ClientCredentials) request(ctx context.Context) (*oauth2.Token, error) 
 	}
 	tok, err := cfg.Token(ctx)
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, clientCredentialsError(err)
 	}
 	return tok, nil
+}
+
+// clientCredentialsError classifies a failed grant as every other token
+// request is (tokenErrorKind), keeping the provider's error code and
+// dropping x/oauth2's response body, which may echo the secret.
+func clientCredentialsError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fail(ErrTokenEndpoint, err)
+	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	pe := newProviderError(re.ErrorCode, re.ErrorDescription, re.ErrorURI, status)
+	if pe.Code == "" {
+		pe.Code = "no_error_code"
+	}
+	return fail(tokenErrorKind(grantClientCredentials, pe), pe)
 }
 
 func copyToken(t *oauth2.Token) *oauth2.Token {
