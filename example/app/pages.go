@@ -54,6 +54,7 @@ code{word-break:break-all}
 </table>
 <h2>All claims</h2>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+{{with .API}}{{template "call-api" .}}{{end}}
 {{template "signout"}}
 </main></body></html>{{end}}
 `))
@@ -129,7 +130,13 @@ func readable(name string, raw json.RawMessage) string {
 	return string(raw)
 }
 
-func profilePage(w http.ResponseWriter, r *http.Request) {
+// profilePage shows the user's claims and, when the app serves an API
+// for resource (api.go), how to call it.
+func profilePage(resource string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { profile(w, r, resource) })
+}
+
+func profile(w http.ResponseWriter, r *http.Request, resource string) {
 	user, ok := oidcauth.UserFromContext(r.Context())
 	if !ok {
 		http.Error(w, "not signed in", http.StatusUnauthorized) // RequireAuth prevents this
@@ -147,7 +154,8 @@ func profilePage(w http.ResponseWriter, r *http.Request) {
 		Head   head
 		User   *oidcauth.User
 		Claims []claim
-	}{head{"Profile", true}, user, claims})
+		API    string
+	}{head{"Profile", true}, user, claims, resource})
 }
 
 // apiMe answers the signed-in user's claims as JSON.
@@ -164,11 +172,14 @@ func apiMe(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, claims)
 }
 
-// apiToken shows what the app would send to an API: the access token for
+// apiToken answers what the app would send to an API: the access token for
 // ?resource= (one of OIDC_RESOURCES; none means the sign-in's own token),
-// refreshed when it expires. It answers the token's expiry, scopes and,
-// for a JWT, claims, not the token itself, which belongs in an
-// Authorization header, not a page.
+// refreshed when it expires: its expiry, scopes and, for a JWT, claims. The
+// token itself is in the answer for an API resource only, for the page's
+// script to put in an Authorization header (as a single-page app does with
+// Logto's getAccessToken); the sign-in's own token, which serves only
+// userinfo, never leaves the server. The answer is JSON, private and not
+// stored.
 func apiToken(auth *oidcauth.Auth, resources, scopes []string) http.Handler {
 	if len(scopes) == 0 {
 		scopes = []string{"openid", "profile", "email", "offline_access"} // Config's default
@@ -210,6 +221,9 @@ func apiToken(auth *oidcauth.Auth, resources, scopes []string) http.Handler {
 			default:
 				out["hint"] = "this is the sign-in's token, for userinfo; for an API, pass ?resource= with one of resources, e.g. /api/token?resource=" + url.QueryEscape(resources[0])
 			}
+		}
+		if resource != "" {
+			out["access_token"] = tok.Value
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
