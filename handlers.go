@@ -5,17 +5,21 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
 )
 
 // SignInHandler starts a sign-in. It reads these query parameters:
-// returnTo (a same-origin path to land on afterwards), first_screen (one of
-// Logto's values; e.g. first_screen=register opens sign-up),
-// interaction_mode=signUp (Logto's older form), login_hint, and provider
-// (the name of one of [Config.OAuth2Providers]). Without a provider and
+// returnTo (a same-origin path to land on afterwards), provider (the name
+// of one of [Config.OAuth2Providers]), and Logto's sign-in parameters,
+// each passed on only when it passes its check: first_screen (one of
+// Logto's screens; first_screen=register opens sign-up), identifier (email,
+// phone and/or username, space separated), login_hint (up to 256
+// printable characters), direct_sign_in (social:<connector> or
+// sso:<connector id>), ui_locales (up to 10 BCP 47 language tags) and
+// interaction_mode (signIn or signUp, Logto's older form of first_screen).
+// Nothing else from the query reaches the provider. Without a provider and
 // with no default (no Issuer, several OAuth 2.0 providers) it answers a
 // page linking to each. GET only.
 func (a *Auth) SignInHandler() http.Handler {
@@ -30,16 +34,7 @@ func (a *Auth) SignInHandler() http.Handler {
 			a.chooseProvider(w, r)
 			return
 		}
-		opts := []SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}
-		if s := q.Get("first_screen"); slices.Contains(firstScreens, s) {
-			opts = append(opts, WithFirstScreen(s))
-		}
-		if q.Get("interaction_mode") == "signUp" {
-			opts = append(opts, WithInteractionMode("signUp"))
-		}
-		if h := q.Get("login_hint"); h != "" && len(h) <= 256 {
-			opts = append(opts, WithLoginHint(h))
-		}
+		opts := append([]SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}, queryOptions(q)...)
 		a.SignIn(w, r, opts...)
 	})
 }
@@ -48,45 +43,63 @@ func (a *Auth) SignInHandler() http.Handler {
 // authorization code flow with PKCE (S256), a fresh state and nonce, and
 // the given options. While the provider cannot be reached it answers 503.
 func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOption) {
+	target, err := a.SignInURL(w, r, opts...)
+	if err != nil {
+		if errors.Is(err, ErrProviderUnavailable) {
+			w.Header().Set("Retry-After", "5")
+		}
+		a.fail(w, r, "sign-in", err)
+		return
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// SignInURL starts a sign-in as [Auth.SignIn] does but returns the
+// provider's authorization URL instead of redirecting, as Logto's signIn
+// does: for a page that opens it itself (a link, a popup, a native
+// browser). The sign-in stays bound to this browser: its transaction cookie
+// is set through w, so call SignInURL before the response is written, and
+// the URL completes a sign-in only in the browser that received that
+// cookie. The error wraps [ErrProviderUnavailable] while the provider
+// cannot be reached, or [ErrUnknownProvider].
+func (a *Auth) SignInURL(w http.ResponseWriter, r *http.Request, opts ...SignInOption) (string, error) {
 	o := signInOptions{prompt: a.cfg.Prompt}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
+	var target string
 	if p, err := a.pickProvider(o.provider); err != nil {
-		a.fail(w, r, "sign-in", err)
-		return
+		return "", err
 	} else if p != nil {
-		a.signInOAuth2(w, r, p, &o)
-		return
-	}
-	m, err := a.discovery.get(r.Context())
-	if err != nil {
-		w.Header().Set("Retry-After", "5")
-		a.fail(w, r, "sign-in", err)
-		return
-	}
-	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
-	a.saveTransaction(w, r, t)
-	params := []oauth2.AuthCodeOption{
-		oauth2.S256ChallengeOption(t.verifier),
-		oauth2.SetAuthURLParam("nonce", t.nonce),
-	}
-	if o.prompt != "" {
-		params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
-	}
-	for _, extra := range []map[string]string{a.cfg.AuthParams, o.params} {
-		for k, v := range extra {
-			params = append(params, oauth2.SetAuthURLParam(k, v))
+		target = a.oauth2SignInURL(w, r, p, &o)
+	} else {
+		m, err := a.discovery.get(r.Context())
+		if err != nil {
+			return "", err
 		}
-	}
-	target := m.oauth2.AuthCodeURL(t.state, params...)
-	if a.resourceParams != "" {
-		// x/oauth2 sets one value per parameter; RFC 8707 repeats resource.
-		target += "&" + a.resourceParams
+		t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
+		a.saveTransaction(w, r, t)
+		params := []oauth2.AuthCodeOption{
+			oauth2.S256ChallengeOption(t.verifier),
+			oauth2.SetAuthURLParam("nonce", t.nonce),
+		}
+		if o.prompt != "" {
+			params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
+		}
+		for _, extra := range []map[string]string{a.cfg.AuthParams, o.params} {
+			for k, v := range extra {
+				params = append(params, oauth2.SetAuthURLParam(k, v))
+			}
+		}
+		target = m.oauth2.AuthCodeURL(t.state, params...)
+		if a.resourceParams != "" {
+			// x/oauth2 sets one value per parameter; RFC 8707 repeats resource.
+			target += "&" + a.resourceParams
+		}
+		a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	return target, nil
 }
 
 // CallbackHandler finishes a sign-in at the redirect URI. It checks the
