@@ -81,7 +81,7 @@ func TestNewDefaults(t *testing.T) {
 
 	local := validConfig()
 	local.Issuer, local.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"
-	local.Scopes = []string{"profile"}
+	local.Scopes, local.ExactScopes = []string{"profile"}, true
 	b, err := New(local)
 	if err != nil {
 		t.Fatal(err)

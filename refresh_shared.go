@@ -105,7 +105,7 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 // is still served; otherwise the request fails and the session stays.
 func (a *Auth) uncoordinated(s *session, st *tokenState, key tokenKey, now int64, err error) (string, error) {
 	a.cfg.Logger.Warn("oidcauth: refresh coordinator unreachable; not refreshing", "event", "refresh_failed", "reason", ErrorReason(ErrTokenEndpoint), "user", &s.user, "error", logSafe(err))
-	if tok, ok := validToken(s, st, key, now-int64(tokenLeeway/time.Second)); ok {
+	if tok, _, ok := validToken(s, st, key, now-int64(tokenLeeway/time.Second)); ok {
 		return tok, nil
 	}
 	return "", fail(ErrTokenEndpoint, errors.New("refresh coordinator unreachable"))
@@ -224,7 +224,8 @@ func (a *Auth) adopt(st *tokenState, s *session, o *outcome, key tokenKey, now i
 	s.touched = now
 	next.from(s)
 	st.snap.Store(next)
-	return validToken(s, st, key, now)
+	tok, _, ok := validToken(s, st, key, now)
+	return tok, ok
 }
 
 // outcome is a published refresh outcome: the session's tokens after the

@@ -8,11 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // OrganizationsScope is Logto's scope for organization tokens and the
@@ -53,9 +50,11 @@ const tokenLeeway = 30 * time.Second
 // the provider failed, in which case the session is kept.
 func (a *Auth) AccessToken(w http.ResponseWriter, r *http.Request, resource string) (string, error) {
 	if resource == "" {
-		return a.token(w, r, tokenKey{}, nil)
+		tok, _, err := a.token(w, r, tokenKey{}, nil)
+		return tok, err
 	}
-	return a.token(w, r, tokenKey{kind: keyResource, name: resource}, url.Values{"resource": {resource}})
+	tok, _, err := a.token(w, r, tokenKey{kind: keyResource, name: resource}, url.Values{"resource": {resource}})
+	return tok, err
 }
 
 // OrganizationToken returns an access token for a Logto organization the
@@ -70,26 +69,28 @@ func (a *Auth) OrganizationToken(w http.ResponseWriter, r *http.Request, organiz
 	if organizationID == "" {
 		return "", fail(ErrInternal, errors.New("empty organization ID"))
 	}
-	return a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
+	tok, _, err := a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
+	return tok, err
 }
 
 // token is the engine behind AccessToken and OrganizationToken. key names
 // the token (the session's own, or one in the process's cache); params go
-// on the refresh grant.
-func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, params url.Values) (string, error) {
+// on the refresh grant. It returns the token and its expiry (unix
+// seconds; 0 unknown).
+func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, params url.Values) (string, int64, error) {
 	s := a.session(w, r)
 	if s == nil {
-		return "", fail(ErrNotSignedIn, nil)
+		return "", 0, fail(ErrNotSignedIn, nil)
 	}
 	if s.provider != "" && key.kind != keySession {
-		return "", fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
+		return "", 0, fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
 	}
 	now := a.cfg.Now().Unix()
 	st := a.tokens.lookup(s.id)
 	stale := st.catchUp(s)
-	if tok, ok := validToken(s, st, key, now); ok {
+	if tok, exp, ok := validToken(s, st, key, now); ok {
 		a.saveCaughtUp(w, r, s, stale)
-		return tok, nil
+		return tok, exp, nil
 	}
 	if st == nil {
 		st = a.tokens.get(s.id, now)
@@ -98,7 +99,7 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	select {
 	case st.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return "", fail(ErrTokenEndpoint, r.Context().Err())
+		return "", 0, fail(ErrTokenEndpoint, r.Context().Err())
 	}
 	defer func() { <-st.sem }()
 	st.used.Store(now)
@@ -107,16 +108,20 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	stale = st.catchUp(s) || stale
 	if snap := st.snap.Load(); snap != nil && snap.ended {
 		a.clearSession(w, r)
-		return "", fail(ErrNotSignedIn, errors.New("the provider ended this session"))
+		return "", 0, fail(ErrNotSignedIn, errors.New("the provider ended this session"))
 	}
 	a.saveCaughtUp(w, r, s, stale)
-	if tok, ok := validToken(s, st, key, now); ok {
-		return tok, nil
+	if tok, exp, ok := validToken(s, st, key, now); ok {
+		return tok, exp, nil
 	}
 	if s.refreshToken == "" {
-		return "", fail(ErrNoRefreshToken, nil)
+		return "", 0, fail(ErrNoRefreshToken, nil)
 	}
-	return a.refreshShared(w, r, st, s, key, params, now)
+	tok, err := a.refreshShared(w, r, st, s, key, params, now)
+	if err != nil {
+		return "", 0, err
+	}
+	return tok, tokenExpiry(s, st, key, tok), nil
 }
 
 // saveCaughtUp rewrites the cookie of a session that was brought up to date
@@ -131,25 +136,43 @@ func (a *Auth) saveCaughtUp(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 }
 
-// validToken returns the token key names if it is valid for longer than
-// tokenLeeway: the session's own access token, or a cached one.
-func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, bool) {
+// validToken returns the token key names, and its expiry, if it is valid
+// for longer than tokenLeeway: the session's own access token, or a cached
+// one.
+func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, int64, bool) {
 	leeway := int64(tokenLeeway / time.Second)
 	if key.kind == keySession {
 		if s.accessToken.empty() || (s.expiry != 0 && now+leeway >= s.expiry) {
-			return "", false
+			return "", 0, false
 		}
-		return s.accessToken.compact(), true
+		return s.accessToken.compact(), s.expiry, true
 	}
 	snap := st.snapshot()
 	if snap == nil {
-		return "", false
+		return "", 0, false
 	}
 	c, ok := snap.extra[key]
 	if !ok || now+leeway >= c.expiry {
-		return "", false
+		return "", 0, false
 	}
-	return c.token, true
+	return c.token, c.expiry, true
+}
+
+// tokenExpiry is the expiry of tok, the token key names, just refreshed
+// here or caught up from another refresh; 0 when unknown.
+func tokenExpiry(s *session, st *tokenState, key tokenKey, tok string) int64 {
+	snap := st.snapshot()
+	switch {
+	case key.kind != keySession:
+		if snap != nil && snap.extra[key].token == tok {
+			return snap.extra[key].expiry
+		}
+	case snap != nil && snap.accessToken.compact() == tok:
+		return snap.expiry
+	case s.accessToken.compact() == tok:
+		return s.expiry
+	}
+	return 0
 }
 
 var errSubjectChanged = errors.New("refreshed ID token names another subject")
@@ -239,86 +262,6 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, st *tokenState
 	}
 }
 
-// tokenResponse is a token endpoint's success or error answer (RFC 6749
-// §5.1, §5.2; OIDC Core §12.2).
-type tokenResponse struct {
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	RefreshToken string          `json:"refresh_token"`
-	ExpiresIn    json.RawMessage `json:"expires_in"`
-	IDToken      string          `json:"id_token"`
-	Scope        string          `json:"scope"`
-
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-	ErrorURI         string `json:"error_uri"`
-}
-
-// expiry is the access token's expiry in unix seconds, 0 when unknown.
-// expires_in is a number by the RFC, a string at some providers.
-func (t *tokenResponse) expiry(now int64) int64 {
-	raw := strings.Trim(string(t.ExpiresIn), `"`)
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return now + min(n, 1<<31)
-}
-
-// refreshGrant redeems a refresh token (RFC 6749 §6) with extra parameters
-// (an RFC 8707 resource, Logto's organization_id). The client
-// authenticates as at the code exchange. Errors never carry the response
-// body: a provider's error page may echo the request, refresh token
-// included.
-func (a *Auth) refreshGrant(ctx context.Context, m *metadata, refreshToken string, params url.Values) (*tokenResponse, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	for k, v := range params {
-		form[k] = v
-	}
-	basic := a.cfg.ClientSecret != "" && m.oauth2.Endpoint.AuthStyle != oauth2.AuthStyleInParams
-	if !basic {
-		form.Set("client_id", a.cfg.ClientID)
-		if a.cfg.ClientSecret != "" {
-			form.Set("client_secret", a.cfg.ClientSecret)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.oauth2.Endpoint.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fail(ErrTokenEndpoint, errors.New("token endpoint is not a valid URL"))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
-		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.cfg.ClientSecret))
-	}
-	res, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fail(ErrTokenEndpoint, err)
-	}
-	defer res.Body.Close()
-	var tr tokenResponse
-	decodeErr := json.NewDecoder(res.Body).Decode(&tr)
-	if res.StatusCode != http.StatusOK || tr.Error != "" {
-		pe := newProviderError(tr.Error, tr.ErrorDescription, tr.ErrorURI, res.StatusCode)
-		if decodeErr != nil || tr.Error == "" {
-			pe.Code = "" // not an OAuth error response: a proxy's page, a crash
-		}
-		if slices.Contains(refusalsOnRefresh, pe.Code) {
-			return nil, fail(ErrAccessDenied, pe)
-		}
-		return nil, fail(ErrTokenEndpoint, pe)
-	}
-	if decodeErr != nil {
-		return nil, fail(ErrTokenEndpoint, errors.New("token response is not a JSON object"))
-	}
-	return &tr, nil
-}
-
-// refusalsOnRefresh are token endpoint errors meaning the provider will
-// not issue this particular token; the session stays.
-var refusalsOnRefresh = []string{"access_denied", "invalid_target", "invalid_scope", "unauthorized_client"}
-
 // hashRefresh names a refresh token without keeping it.
 func hashRefresh(t string) [32]byte { return sha256.Sum256([]byte(t)) }
 
@@ -343,20 +286,14 @@ func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*met
 		if p == nil {
 			return nil, nil, fail(ErrNotSignedIn, errors.New("the session's provider is no longer configured"))
 		}
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
-		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
-		var pe *ProviderError
-		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
-			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
-			// refresh token is dead, and so is the session.
-			pe.Code = "invalid_grant"
-		}
+		resp, err := p.token.refresh(ctx, a.cfg.HTTPClient, s.refreshToken, nil, a.cfg.Now())
 		return nil, resp, err
 	}
 	m, err := a.discovery.get(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	e := a.oidcTokenEndpoint(m)
+	resp, err := e.refresh(ctx, a.cfg.HTTPClient, s.refreshToken, params, a.cfg.Now())
 	return m, resp, err
 }

@@ -292,7 +292,7 @@ func TestRefreshFailures(t *testing.T) {
 		}
 	})
 	t.Run("no refresh token", func(t *testing.T) {
-		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes = []string{"openid", "profile"} })
+		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes, c.ExactScopes = []string{"openid", "profile"}, true })
 		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 		if status, _ := f.getToken(""); status != http.StatusOK {
 			t.Fatalf("token before expiry: %d", status)

@@ -36,7 +36,7 @@ func TestUserInfoModes(t *testing.T) {
 			f := newFlow(t, oidcauthtest.Options{
 				ClaimsInUserInfoOnly: tc.userInfoOnly,
 				User:                 oidcauthtest.User{Subject: "u-1", Name: "Ada", Email: "ada@example.com", EmailVerified: true},
-			}, func(c *Config) { c.UserInfo = tc.mode; c.Scopes = tc.scopes })
+			}, func(c *Config) { c.UserInfo, c.Scopes, c.ExactScopes = tc.mode, tc.scopes, tc.scopes != nil })
 			wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 			if got := f.idp.Calls("userinfo"); got != tc.wantCalls {
 				t.Errorf("userinfo called %d times, want %d", got, tc.wantCalls)
