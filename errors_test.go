@@ -13,6 +13,7 @@ import (
 )
 
 func TestErrorStatus(t *testing.T) {
+	t.Parallel()
 	pe := &ProviderError{Code: "access_denied"}
 	for _, tc := range []struct {
 		err  error
@@ -45,6 +46,7 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	hostile := fail(ErrAccessDenied, &ProviderError{Code: "access_denied", Description: "<script>alert(1)</script>"})
 
 	rec := httptest.NewRecorder()
@@ -76,6 +78,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestCustomErrorHandler(t *testing.T) {
+	t.Parallel()
 	var got error
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -98,6 +101,7 @@ func TestCustomErrorHandler(t *testing.T) {
 // Error codes come from the query string of a callback anyone can forge;
 // only RFC 6749's character set reaches Error() and so the logs.
 func TestProviderErrorCodeSanitised(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[string]string{
 		"access_denied":                "access_denied",
 		"evil\nlevel=ERROR msg=forged": "malformed_error_code",
@@ -124,6 +128,7 @@ func TestRefusalPageTitles(t *testing.T) {
 		{fail(ErrAccessDenied, &ProviderError{Code: "access_denied"}), "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."},
 		{fail(ErrAccessDenied, &ProviderError{Code: "login_required"}), "Sign-in refused", "Sign-in was cancelled or refused."},
 		{fail(ErrAccessDenied, errors.New("no local account")), "Sign-in refused", "Sign-in was cancelled or refused."},
+		{fail(ErrAccessDenied, &ProviderError{Code: "access_denied", StatusCode: 403}), "Sign-in refused", "Sign-in was cancelled or refused."}, // the token endpoint's
 		{fail(ErrCodeRejected, nil), "Bad Request", "The sign-in could not be completed. Please sign in again."},
 	} {
 		rec := httptest.NewRecorder()

@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 // Userinfo claims merge over the ID token's exactly: big numbers and nested
 // objects keep their form.
 func TestFetchUserInfoMergesExactly(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{
 		"custom_data": map[string]any{"plan": "pro"},
 		"big":         uint64(12345678901234567890),
@@ -57,6 +59,7 @@ func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestUserInfoErrorLeaksNothing(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.UserInfo = UserInfoAlways
 		c.HTTPClient = &http.Client{Transport: echoTransport{c.HTTPClient.Transport}}
@@ -72,5 +75,34 @@ func TestUserInfoErrorLeaksNothing(t *testing.T) {
 	}
 	if !strings.Contains(logs, "invalid_token") || !strings.Contains(logs, "502") {
 		t.Errorf("the log line lost the status and error code:\n%s", logs)
+	}
+}
+
+// The one subject check: a string sub equal to the expected one, nothing
+// else (OIDC Core §5.3.2; a number, null or an absent sub is refused).
+func TestSameSubject(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"sub":"u-1"}`, true},
+		{`{"sub":"u-2"}`, false},
+		{`{"sub":"U-1"}`, false},
+		{`{"sub":1}`, false},
+		{`{"sub":null}`, false},
+		{`{"name":"u-1"}`, false},
+		{`{"sub":""}`, false},
+	} {
+		var claims map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(tc.body), &claims); err != nil {
+			t.Fatal(err)
+		}
+		err := sameSubject(claimsSubject(claims), "u-1")
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrUserInfo)) {
+			t.Errorf("%s: %v", tc.body, err)
+		}
+	}
+	if sameSubject("", "") == nil {
+		t.Error("an empty subject matched")
 	}
 }

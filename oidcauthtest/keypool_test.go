@@ -2,14 +2,16 @@ package oidcauthtest
 
 import (
 	"crypto"
-	"strings"
 	"testing"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // Providers share the pool's key material but never a key id; a rotation
 // brings a key the provider never had, and an "unknown key" is one no
 // provider publishes.
 func TestKeysFromThePool(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"RS256", "ES256", "ES384"} {
 		t.Run(alg, func(t *testing.T) {
 			a, errA := New("https://a.example.com/oidc", Options{SigningAlg: alg})
@@ -43,10 +45,8 @@ func TestKeysFromThePool(t *testing.T) {
 			if a.ownIDToken(raw) {
 				t.Error("a token signed with the unknown key passes as the provider's own")
 			}
-			parts := strings.Split(raw, ".")
-			sig, _ := b64.DecodeString(parts[2])
 			for i, k := range append(a.keys, b.keys...) {
-				if k.verify(parts[0]+"."+parts[1], sig) {
+				if _, _, err := jose.VerifyKey(raw, []string{k.alg}, k.priv.Public()); err == nil {
 					t.Errorf("published key %d verifies the unknown key's signature", i)
 				}
 			}
