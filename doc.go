@@ -146,6 +146,9 @@
 //     Referer on the app's origin), and a request another site made gets a
 //     confirmation page instead, so no cross-site link or form signs a user
 //     out silently; nor can a failed sign-in that another site started.
+//     When the provider advertises a revocation_endpoint, the session's
+//     refresh and access tokens are revoked there (RFC 7009), in the
+//     background, never holding up or failing the sign-out.
 //   - Sign-out and back-channel logout (checked per Back-Channel Logout
 //     1.0 §2.6, replayed tokens refused) revoke sessions in
 //     [Config.Revocations], which RequireAuth consults in memory on every

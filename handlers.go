@@ -182,6 +182,9 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		m, _ = a.discovery.get(ctx) // unreachable: sign out locally
 		cancel()
 	}
+	// RFC 7009: the refresh token (and the access token) revoked at the
+	// provider, in the background, never holding up the sign-out.
+	a.revokeTokens(m, s)
 	if m != nil && m.endSession != "" {
 		if u, perr := url.Parse(m.endSession); perr == nil {
 			q := u.Query()

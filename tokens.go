@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 )
 
 // OrganizationsScope is Logto's scope for organization tokens and the
@@ -309,22 +308,9 @@ func (a *Auth) refreshGrant(ctx context.Context, m *metadata, refreshToken strin
 	for k, v := range params {
 		form[k] = v
 	}
-	basic := a.cfg.ClientSecret != "" && m.oauth2.Endpoint.AuthStyle != oauth2.AuthStyleInParams
-	if !basic {
-		form.Set("client_id", a.cfg.ClientID)
-		if a.cfg.ClientSecret != "" {
-			form.Set("client_secret", a.cfg.ClientSecret)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.oauth2.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	req, err := a.clientRequest(ctx, m, m.oauth2.Endpoint.TokenURL, form)
 	if err != nil {
 		return nil, fail(ErrTokenEndpoint, errors.New("token endpoint is not a valid URL"))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
-		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.cfg.ClientSecret))
 	}
 	res, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {

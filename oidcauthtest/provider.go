@@ -6,14 +6,15 @@
 // The provider serves discovery, authorization (approved at once, or through
 // a small login form), the token endpoint (client_secret_basic,
 // client_secret_post or a public client; PKCE S256 required; refresh
-// tokens with rotation), userinfo, a JWKS with key rotation and
-// end-session. Its tokens carry real RS256 or ES256 signatures. It records
+// tokens with rotation), token revocation (RFC 7009), userinfo, a JWKS
+// with key rotation and end-session. Its tokens carry real RS256 or ES256 signatures. It records
 // the requests it receives, and [Provider.Misbehave] makes it break one rule
 // at a time so a test can prove that each check of the relying party
 // rejects.
 //
 // Endpoint paths follow node-oidc-provider, the engine Logto is built on:
-// /auth, /token, /me, /jwks and /session/end below the issuer.
+// /auth, /token, /token/revocation, /me, /jwks and /session/end below the
+// issuer.
 //
 //	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
 //	auth, _ := oidcauth.New(oidcauth.Config{
@@ -114,17 +115,18 @@ type Provider struct {
 	opts     Options
 	client   *http.Client
 
-	mu        sync.Mutex
-	user      User
-	keys      []*signingKey // keys[len-1] signs; all are published
-	m         Misbehavior
-	calls     map[string]int
-	lastAuthz url.Values
-	lastToken url.Values
-	pending   map[string]*authRequest // login form interactions by id
-	codes     map[string]*grant
-	access    map[string]*grant // access token → grant
-	refresh   map[string]*refreshToken
+	mu             sync.Mutex
+	user           User
+	keys           []*signingKey // keys[len-1] signs; all are published
+	m              Misbehavior
+	calls          map[string]int
+	lastAuthz      url.Values
+	lastToken      url.Values
+	lastRevocation url.Values
+	pending        map[string]*authRequest // login form interactions by id
+	codes          map[string]*grant
+	access         map[string]*grant // access token → grant
+	refresh        map[string]*refreshToken
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount
@@ -233,7 +235,7 @@ func (p *Provider) RotateKey() error {
 }
 
 // Calls reports how many requests an endpoint has received: "discovery",
-// "authorize", "token", "userinfo", "jwks" or "end_session".
+// "authorize", "token", "userinfo", "jwks", "revocation" or "end_session".
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -286,6 +288,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.userinfo(w, r)
 	case "/jwks":
 		p.jwks(w, r)
+	case "/token/revocation":
+		p.revocation(w, r)
 	case "/session/end":
 		p.endSession(w, r)
 	default:
@@ -326,6 +330,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
 		"authorization_response_iss_parameter_supported": true,
+	}
+	if !m.NoRevocation {
+		doc["revocation_endpoint"] = p.issuer + "/token/revocation"
 	}
 	if !m.NoEndSession {
 		doc["end_session_endpoint"] = p.issuer + "/session/end"

@@ -248,8 +248,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	// RFC 6749 §2.3.1: a confidential client authenticates with its secret;
 	// a public one only names itself (and proves PKCE below).
-	wantSecret := p.opts.ClientSecret != ""
-	if clientID != p.opts.ClientID || (wantSecret && (method == "none" || subtle.ConstantTimeCompare([]byte(secret), []byte(p.opts.ClientSecret)) != 1)) || (!wantSecret && method != "none") {
+	if !p.clientAuthenticated(clientID, secret, method) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
