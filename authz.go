@@ -207,8 +207,15 @@ func AnyRole(roles ...string) Requirement {
 // Organization is met when the user is a member of the organization orgID:
 // it is in the ID token's "organizations" claim, which Logto fills when the
 // "urn:logto:scope:organizations" scope is requested.
+//
+// For an access token ([Bearer.Require]) it is met when the token is for
+// orgID: a Logto organization token, or an organization-level API
+// resource token whose organization_id is orgID.
 func Organization(orgID string) Requirement {
-	return func(_ *http.Request, u *User) bool {
+	return func(r *http.Request, u *User) bool {
+		if p := requestPrincipal(r, u); p != nil {
+			return orgID != "" && p.token.OrganizationID == orgID
+		}
 		var c struct {
 			Organizations []string `json:"organizations"`
 		}
@@ -255,9 +262,16 @@ func decodeClaims(u *User, key string, v any) bool {
 // do; an opaque access token grants no scope here. Logto gives the sign-in
 // an opaque token and puts an API's scopes in the token [Auth.AccessToken]
 // gets for that API. The scopes are those granted at sign-in.
+//
+// For an access token ([Bearer.Require]) it reads that token's scopes;
+// when it is not met, the 403 names scopes in its WWW-Authenticate
+// header (RFC 6750 §3.1).
 func Scope(scopes ...string) Requirement {
 	scopes = slices.Clone(scopes)
-	return func(r *http.Request, _ *User) bool {
+	return func(r *http.Request, u *User) bool {
+		if p := requestPrincipal(r, u); p != nil {
+			return p.hasScopes(scopes)
+		}
 		s := sessionFromContext(r.Context())
 		if s == nil || s.provider != "" || s.accessToken.seg[0] == "" {
 			return false
@@ -269,16 +283,7 @@ func Scope(scopes ...string) Requirement {
 		if json.Unmarshal([]byte(s.accessToken.seg[1]), &c) != nil {
 			return false
 		}
-		granted := strings.Fields(c.Scope)
-		if len(c.Scp) > 0 {
-			var list []string
-			var one string
-			if json.Unmarshal(c.Scp, &list) == nil {
-				granted = append(granted, list...)
-			} else if json.Unmarshal(c.Scp, &one) == nil {
-				granted = append(granted, strings.Fields(one)...)
-			}
-		}
+		granted := grantedScopes(c.Scope, c.Scp)
 		for _, want := range scopes {
 			if !slices.Contains(granted, want) {
 				return false
@@ -286,4 +291,33 @@ func Scope(scopes ...string) Requirement {
 		}
 		return true
 	}
+}
+
+// requestPrincipal returns the bearer principal u belongs to, or nil when
+// u is a signed-in user (or the Requirement runs outside a request).
+func requestPrincipal(r *http.Request, u *User) *bearerPrincipal {
+	if r == nil {
+		return nil
+	}
+	if p := principalFromContext(r.Context()); p != nil && (u == nil || u == &p.user) {
+		return p
+	}
+	return nil
+}
+
+// grantedScopes are the scopes an access token grants: its "scope" claim
+// (space-separated, RFC 9068 §2.2.3) and its "scp" claim (an array or a
+// string, as some providers issue).
+func grantedScopes(scope string, scp json.RawMessage) []string {
+	granted := strings.Fields(scope)
+	if len(scp) > 0 {
+		var list []string
+		var one string
+		if json.Unmarshal(scp, &list) == nil {
+			granted = append(granted, list...)
+		} else if json.Unmarshal(scp, &one) == nil {
+			granted = append(granted, strings.Fields(one)...)
+		}
+	}
+	return granted
 }

@@ -13,14 +13,23 @@ func (k *contextKey) String() string { return "oidcauth context value " + k.name
 var sessionContextKey = &contextKey{"session"}
 
 // UserFromContext returns the signed-in user that [Auth.RequireAuth] or
-// [Auth.LoadUser] put in ctx. It returns nil and false when the middleware
-// did not run or nobody is signed in; it never panics.
+// [Auth.LoadUser] put in ctx, or the principal of the access token that
+// [Bearer.RequireToken] verified (its Subject, Issuer and claims; see
+// [BearerTokenFromContext] for the rest). With both middlewares on a
+// route, the inner one's principal is returned. It returns nil and false
+// when no middleware ran or nobody is signed in; it never panics.
 func UserFromContext(ctx context.Context) (*User, bool) {
-	s, ok := ctx.Value(sessionContextKey).(*session)
-	if !ok || s == nil || s.id == "" {
-		return nil, false
+	switch v := ctx.Value(sessionContextKey).(type) {
+	case *session:
+		if v != nil && v.id != "" {
+			return &v.user, true
+		}
+	case *bearerPrincipal:
+		if v != nil {
+			return &v.user, true
+		}
 	}
-	return &s.user, true
+	return nil, false
 }
 
 func sessionFromContext(ctx context.Context) *session {

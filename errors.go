@@ -70,6 +70,11 @@ var (
 	// role, a scope, an organization). Answered with 403; the session
 	// stays.
 	ErrForbidden = errors.New("oidcauth: permission denied")
+	// ErrInvalidToken: an access token presented to a [Bearer] failed a
+	// check (signature, algorithm, typ, iss, aud, exp, nbf, iat, or an
+	// inactive introspection answer). Answered with 401 and
+	// WWW-Authenticate: Bearer error="invalid_token".
+	ErrInvalidToken = errors.New("oidcauth: invalid access token")
 	// ErrUnknownProvider: the sign-in named a provider that is not
 	// configured, or none while the app has no default (no Issuer and
 	// several [Config.OAuth2Providers]). Answered with 400.
@@ -166,6 +171,7 @@ var errorStatuses = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed."},
 	{ErrForbidden, http.StatusForbidden, "forbidden", "You do not have permission to see this page."},
 	{ErrUnknownProvider, http.StatusBadRequest, "unknown_provider", "This sign-in option is not available."},
+	{ErrInvalidToken, http.StatusUnauthorized, "invalid_token", "The access token is not valid."},
 	{ErrInternal, http.StatusInternalServerError, "internal", internalPhrase},
 }
 
@@ -185,7 +191,8 @@ func ErrorStatus(err error) int {
 // "invalid_state", "invalid_callback", "issuer_mismatch", "code_rejected",
 // "token_endpoint", "invalid_id_token", "userinfo", "access_denied",
 // "authorization_error", "not_signed_in", "session_too_large",
-// "method_not_allowed", "forbidden", or "internal" for anything else. It
+// "method_not_allowed", "forbidden", "unknown_provider", "invalid_token",
+// or "internal" for anything else. It
 // is the "reason" attribute of the "failed" log events.
 func ErrorReason(err error) string {
 	for _, e := range errorStatuses {

@@ -1,9 +1,6 @@
 package oidcauth
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -15,7 +12,8 @@ import (
 // the like): no ID token and no discovery, the user's profile read from a
 // userinfo endpoint with its own field names. Its fields are those of
 // Logto's generic OAuth 2.0 social connector, and its JSON form is that
-// connector's configuration, so [ParseOAuth2Provider] loads one unchanged.
+// connector's configuration, which [ParseOAuth2Provider] reads as Logto
+// does.
 // List providers in [Config.OAuth2Providers]; users pick one at sign-in
 // with /sign-in?provider=<Name>.
 //
@@ -61,9 +59,11 @@ type OAuth2Provider struct {
 	TokenEndpointResponseType TokenResponseFormat `json:"tokenEndpointResponseType"`
 	// CustomConfig holds extra parameters the provider needs, sent on the
 	// authorization request and the code redemption (customConfig), such
-	// as GitHub's allow_signup. Parameters the library controls (state,
-	// code_challenge, redirect_uri, scope, client credentials, …) are
-	// refused by New.
+	// as GitHub's allow_signup. As Logto does, each key is sent
+	// snake_cased: accessType as access_type, login-hint as login_hint.
+	// New refuses two keys that become one, and parameters the library
+	// controls (state, code_challenge, redirect_uri, scope, client
+	// credentials, …) under any spelling.
 	CustomConfig map[string]string `json:"customConfig"`
 	// ProfileMap says which profile fields hold the user's id, name,
 	// avatar, e-mail and phone (profileMap).
@@ -122,28 +122,6 @@ const (
 	TokenResponseJSON        TokenResponseFormat = "json"
 	TokenResponseQueryString TokenResponseFormat = "query-string"
 )
-
-// ParseOAuth2Provider reads the JSON configuration of a Logto OAuth 2.0
-// connector (authorizationEndpoint, tokenEndpoint, userInfoEndpoint,
-// clientId, clientSecret, profileMap, customConfig, …) into a provider
-// named name. Like Logto, it ignores fields it does not know. The fields'
-// values are checked by [New].
-func ParseOAuth2Provider(name string, data []byte) (OAuth2Provider, error) {
-	var p OAuth2Provider
-	d := json.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(&p); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return OAuth2Provider{}, fmt.Errorf("oidcauth: OAuth 2.0 provider %q: field %s must be a %s", name, te.Field, te.Type)
-		}
-		return OAuth2Provider{}, fmt.Errorf("oidcauth: OAuth 2.0 provider %q: configuration is not a JSON object: %w", name, err)
-	}
-	if d.More() {
-		return OAuth2Provider{}, fmt.Errorf("oidcauth: OAuth 2.0 provider %q: configuration has data after the JSON object", name)
-	}
-	p.Name = name
-	return p, nil
-}
 
 // String names the provider and keeps its secret out of anything printed
 // with %v.
@@ -215,12 +193,16 @@ func (p *OAuth2Provider) normalize(redirect string, allowHTTP bool) []error {
 	default:
 		bad("TokenEndpointResponseType %q is not \"json\" or \"query-string\"", p.TokenEndpointResponseType)
 	}
-	for k := range p.CustomConfig {
+	custom, err := snakeCaseKeys(p.CustomConfig)
+	if err != nil {
+		bad("%v", err)
+	}
+	for k := range custom {
 		if slices.Contains(reservedOAuth2Params, k) {
 			bad("CustomConfig may not set %q: the library controls it", k)
 		}
 	}
-	p.CustomConfig = cloneMap(p.CustomConfig)
+	p.CustomConfig = custom
 	m := &p.ProfileMap
 	for _, f := range []struct {
 		path *string

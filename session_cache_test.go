@@ -221,7 +221,7 @@ func TestVerifiedCacheSignOut(t *testing.T) {
 	}
 	for i := range a.verified.shards {
 		for _, e := range a.verified.shards[i].m {
-			if e.s.id == s.id {
+			if e.v.id == s.id {
 				t.Error("signed-out session still cached")
 			}
 		}

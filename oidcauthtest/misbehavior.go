@@ -90,6 +90,10 @@ type Misbehavior struct {
 	// gives up.
 	Delay map[string]time.Duration
 
+	// IntrospectionStatus answers the introspection endpoint with this
+	// HTTP status.
+	IntrospectionStatus int
+
 	// UserInfoStatus answers userinfo with this HTTP status.
 	UserInfoStatus int
 	// UserInfoSubject answers userinfo for this subject instead of the

@@ -6,8 +6,12 @@
 // The provider serves discovery, authorization (approved at once, or through
 // a small login form), the token endpoint (client_secret_basic,
 // client_secret_post or a public client; PKCE S256 required; refresh
-// tokens with rotation), token revocation (RFC 7009), userinfo, a JWKS
-// with key rotation and end-session. Its tokens carry real RS256 or ES256 signatures. It records
+// tokens with rotation; the client credentials grant with Logto's resource
+// parameter), RFC 9068 JWT access tokens for API resources, token
+// introspection (RFC 7662), token revocation (RFC 7009), userinfo, a JWKS
+// with key rotation and end-session. [Provider.IssueAccessToken] mints
+// access tokens directly, for tests of an API that oidcauth's Bearer
+// protects. Its tokens carry real RS256 or ES256 signatures. It records
 // the requests it receives, and [Provider.Misbehave] makes it break one rule
 // at a time so a test can prove that each check of the relying party
 // rejects.
@@ -15,6 +19,18 @@
 // Endpoint paths follow node-oidc-provider, the engine Logto is built on:
 // /auth, /token, /token/revocation, /me, /jwks and /session/end below the
 // issuer.
+//
+// Creating a provider costs microseconds, not the 200 ms of CPU an RSA key
+// takes to make: the private keys come from a pool shared by all providers
+// in the process, each made once, when first needed. Every provider starts
+// with the pool's first key of its algorithm under a key id of its own
+// (fresh for each provider and each key), so a token carries the kid of
+// the provider that signed it. [Provider.RotateKey] brings the pool's next
+// key, one the provider never had; [Misbehavior.SignWithUnknownKey] signs
+// with a key no provider publishes. Two providers in one process may thus
+// hold the same key material under different key ids: a test that one
+// provider's token is refused by a relying party of another is refused for
+// the issuer or the unknown kid, not for the key itself.
 //
 //	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
 //	auth, _ := oidcauth.New(oidcauth.Config{
@@ -92,6 +108,12 @@ type Options struct {
 	// token for userinfo, as Logto does, and resource tokens come from the
 	// refresh grant.
 	DefaultResource bool
+	// APIResources are the API resources the provider knows, each with the
+	// scopes (Logto: permissions) it defines. A token for one of them
+	// carries the requested scopes it defines, as Logto's do; a resource
+	// not listed is refused (invalid_target). Nil accepts any resource
+	// the sign-in granted and copies the requested scopes into its tokens.
+	APIResources map[string][]string
 	// ClaimsInUserInfoOnly leaves the profile and e-mail claims out of the
 	// ID token issued with an access token, so that only userinfo has
 	// them, as node-oidc-provider (Logto's engine, with its default
@@ -127,6 +149,7 @@ type Provider struct {
 	codes          map[string]*grant
 	access         map[string]*grant // access token → grant
 	refresh        map[string]*refreshToken
+	issued         map[string]*issuedToken // access token → what introspection answers
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount
@@ -161,7 +184,7 @@ func New(issuer string, opts Options) (*Provider, error) {
 	default:
 		return nil, errors.New("oidcauthtest: SigningAlg must be RS256, ES256 or ES384")
 	}
-	key, err := newSigningKey(opts.SigningAlg)
+	key, err := newSigningKey(opts.SigningAlg, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -222,20 +245,22 @@ func (p *Provider) Misbehave(m Misbehavior) {
 }
 
 // RotateKey adds a new signing key, which signs from now on. Earlier keys
-// stay published in the JWKS, as providers do during a rotation.
+// stay published in the JWKS, as providers do during a rotation. The new
+// key differs from every key the provider had, and it has a new key id.
 func (p *Provider) RotateKey() error {
-	key, err := newSigningKey(p.opts.SigningAlg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key, err := newSigningKey(p.opts.SigningAlg, len(p.keys))
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.keys = append(p.keys, key)
 	return nil
 }
 
 // Calls reports how many requests an endpoint has received: "discovery",
-// "authorize", "token", "userinfo", "jwks", "revocation" or "end_session".
+// "authorize", "token", "introspection", "revocation", "userinfo", "jwks"
+// or "end_session".
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -284,6 +309,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.interaction(w, r)
 	case "/token":
 		p.token(w, r)
+	case "/token/introspection":
+		p.introspect(w, r)
 	case "/me":
 		p.userinfo(w, r)
 	case "/jwks":
@@ -322,7 +349,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                                       p.issuer + "/jwks",
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"introspection_endpoint":                         p.issuer + "/token/introspection",
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          []string{p.opts.SigningAlg},
 		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},

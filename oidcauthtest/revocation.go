@@ -41,6 +41,7 @@ func (p *Provider) revocation(w http.ResponseWriter, r *http.Request) {
 		rt.g.family.revoked = true
 	}
 	delete(p.access, tok)
+	delete(p.issued, tok)
 	p.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }

@@ -3,7 +3,6 @@ package oidcauthtest
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -30,18 +29,14 @@ type signingKey struct {
 	priv crypto.Signer
 }
 
-func newSigningKey(alg string) (*signingKey, error) {
-	k := &signingKey{kid: randomString()[:22], alg: alg}
-	var err error
-	switch alg {
-	case "ES256":
-		k.priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ES384":
-		k.priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	default:
-		k.priv, err = rsa.GenerateKey(rand.Reader, 2048)
+// newSigningKey returns the pool's n-th key for alg (n < 0: the key no
+// provider publishes) under a fresh key id.
+func newSigningKey(alg string, n int) (*signingKey, error) {
+	priv, err := poolKey(alg, n)
+	if err != nil {
+		return nil, err
 	}
-	return k, err
+	return &signingKey{kid: randomString()[:22], alg: alg, priv: priv}, nil
 }
 
 // digest hashes a JWS signing input as the key's algorithm asks.
@@ -116,7 +111,7 @@ func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string
 	case m.HMACWithSecret:
 		header["alg"] = "HS256"
 	case m.SignWithUnknownKey:
-		stray, err := newSigningKey(key.alg)
+		stray, err := newSigningKey(key.alg, -1)
 		if err != nil {
 			return "", err
 		}
@@ -196,17 +191,11 @@ func tokenError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
-// token is the token endpoint (RFC 6749 §3.2): authorization_code with PKCE
-// and refresh_token with rotation.
+// token is the token endpoint (RFC 6749 §3.2): authorization_code with PKCE,
+// refresh_token with rotation, and client_credentials.
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	m := p.count("token")
-	if r.Method != http.MethodPost {
-		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "POST only")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "malformed form")
+	if !readForm(w, r) {
 		return
 	}
 	// After the body is read: only then does the server notice a client
@@ -257,9 +246,25 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.redeemCode(w, form, m)
 	case "refresh_token":
 		p.redeemRefresh(w, form, m)
+	case "client_credentials":
+		p.clientCredentialsGrant(w, form)
 	default:
-		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "authorization_code or refresh_token")
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "authorization_code, refresh_token or client_credentials")
 	}
+}
+
+// readForm reads a POSTed form of 64 KiB at most, or answers the error.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "POST only")
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "malformed form")
+		return false
+	}
+	return true
 }
 
 // clientCredentials reads client_secret_basic (RFC 6749 §2.3.1: the id and
@@ -379,14 +384,23 @@ func (p *Provider) issue(w http.ResponseWriter, g *grant, aud string, fromCode b
 	at := randomString()
 	var err error
 	if aud != "" {
-		at, err = p.jwt(map[string]any{
-			"jti": randomString()[:22], "iss": p.issuer, "sub": g.user.Subject, "aud": aud,
-			"client_id": p.opts.ClientID, "scope": g.scope, "iat": now.Unix(), "exp": now.Add(p.opts.AccessTokenTTL).Unix(),
-		}, "at+jwt", Misbehavior{})
-		if err != nil {
+		scope := g.scope
+		if !strings.HasPrefix(aud, "urn:logto:organization:") {
+			var known bool
+			if scope, known = p.resourceScopes(aud, g.scope); !known {
+				tokenError(w, http.StatusBadRequest, "invalid_target", "unknown resource")
+				return
+			}
+		}
+		rec := &issuedToken{sub: g.user.Subject, clientID: p.opts.ClientID, aud: aud, scope: scope,
+			iat: now.Unix(), exp: now.Add(p.opts.AccessTokenTTL).Unix(), family: g.family}
+		claims := rec.claims(p.issuer)
+		claims["jti"] = randomString()[:22]
+		if at, err = p.jwt(claims, "at+jwt", Misbehavior{}); err != nil {
 			tokenError(w, http.StatusInternalServerError, "server_error", "signing failed")
 			return
 		}
+		p.remember(at, rec)
 	}
 	resp := map[string]any{
 		"access_token": at,

@@ -4,43 +4,87 @@
 # Needs only Go; the module proxy provides the dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C # bash's `times` and awk's numbers with a decimal point
 
-echo "== gofmt"
-unformatted=$(gofmt -l .)
-if [ -n "$unformatted" ]; then
-	printf 'gofmt would change:\n%s\n' "$unformatted"
-	exit 1
-fi
+# stage NAME COMMAND...: runs one stage and records its wall-clock time and
+# its CPU time (user+sys of every process it ran and waited for); the table
+# of all stages prints at the end, also when a stage fails.
+stage_names=() stage_wall=() stage_cpu=()
+times_file=$(mktemp)
+# cpu_now sets cpu to the user+sys seconds of this shell's finished
+# children (in this shell: `times` in a subshell would see none).
+cpu_now() {
+	times >"$times_file"
+	cpu=$(awk 'function s(x) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+		NR == 2 { printf "%.1f", s($1) + s($2) }' "$times_file")
+}
+stage() {
+	local name=$1 wall0=$EPOCHREALTIME cpu0
+	shift
+	cpu_now
+	cpu0=$cpu
+	echo "== $name"
+	"$@"
+	stage_names+=("$name")
+	stage_wall+=("$(awk -v a="$wall0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')")
+	cpu_now
+	stage_cpu+=("$(awk -v a="$cpu0" -v b="$cpu" 'BEGIN { printf "%.1f", b - a }')")
+	echo "-- $name: ${stage_wall[-1]} s wall, ${stage_cpu[-1]} s CPU"
+}
+report() {
+	local status=$?
+	rm -f "$times_file"
+	echo
+	echo "== stage times on $(nproc) cores (wall s, CPU user+sys s)"
+	local i
+	for i in "${!stage_names[@]}"; do
+		printf '%-40s %7s %7s\n' "${stage_names[i]}" "${stage_wall[i]}" "${stage_cpu[i]}"
+	done
+	printf '%-40s %7s %7s\n' total \
+		"$(printf '%s\n' "${stage_wall[@]}" 0 | awk '{ t += $1 } END { printf "%.1f", t }')" \
+		"$(printf '%s\n' "${stage_cpu[@]}" 0 | awk '{ t += $1 } END { printf "%.1f", t }')"
+	[ "$status" = 0 ] || echo "test.sh: failed in the stage after the last one listed"
+	exit "$status"
+}
+trap report EXIT
 
-echo "== go.work lists every module"
-# A go command run inside a module that go.work does not list fails.
-missing=$(find . -name go.mod -not -path '*/node_modules/*' -printf '%h\n' | sort |
-	while read -r dir; do grep -qxF "	$dir" go.work || echo "$dir"; done)
-if [ -n "$missing" ]; then
-	printf 'go.work does not list (add with go work use DIR):\n%s\n' "$missing"
-	exit 1
-fi
+gofmt_check() {
+	local unformatted
+	unformatted=$(gofmt -l .)
+	if [ -n "$unformatted" ]; then
+		printf 'gofmt would change:\n%s\n' "$unformatted"
+		return 1
+	fi
+}
+gowork_check() {
+	# A go command run inside a module that go.work does not list fails.
+	local missing
+	missing=$(find . -name go.mod -not -path '*/node_modules/*' -printf '%h\n' | sort |
+		while read -r dir; do grep -qxF "	$dir" go.work || echo "$dir"; done)
+	if [ -n "$missing" ]; then
+		printf 'go.work does not list (add with go work use DIR):\n%s\n' "$missing"
+		return 1
+	fi
+}
+benchmarks_smoke() {
+	go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
+	echo "benchmarks ran"
+}
+loadtest_smoke() {
+	go run ./perf/loadtest -smoke >/dev/null
+	echo "load test ran"
+}
 
-echo "== go vet"
+stage gofmt gofmt_check
+stage "go.work lists every module" gowork_check
 # The root module, and two modules of their own that need no server:
 # the example app and stores/bolt (go.work lets one command reach them).
-go vet ./... ./example/... ./stores/bolt/...
-
-echo "== go test -race"
-go test -race -count=1 ./... ./example/... ./stores/bolt/...
-
-echo "== benchmarks (smoke: 20 iterations each)"
-go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
-echo "benchmarks ran"
-echo "== load test (smoke)"; go run ./perf/loadtest -smoke >/dev/null; echo "load test ran"
-./scripts/examples.sh
-./scripts/lint.sh
-
-echo "== fuzzing (bounded: scripts/fuzz.sh)"
-./scripts/fuzz.sh
-
-echo "== stores/redis against real redis-server (scripts/redis-tests.sh)"
-./scripts/redis-tests.sh
-
-echo "== browser end-to-end against real providers (scripts/e2e.sh)"
-./scripts/e2e.sh
+stage "go vet" go vet ./... ./example/... ./stores/bolt/...
+stage "go test -race" go test -race -count=1 ./... ./example/... ./stores/bolt/...
+stage "benchmarks (smoke: 20 iterations each)" benchmarks_smoke
+stage "load test (smoke)" loadtest_smoke
+stage "examples (scripts/examples.sh)" ./scripts/examples.sh
+stage "staticcheck (scripts/lint.sh)" ./scripts/lint.sh
+stage "fuzzing (scripts/fuzz.sh)" ./scripts/fuzz.sh
+stage "stores/redis (scripts/redis-tests.sh)" ./scripts/redis-tests.sh
+stage "browser end-to-end (scripts/e2e.sh)" ./scripts/e2e.sh

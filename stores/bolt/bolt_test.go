@@ -357,6 +357,21 @@ func TestSessions(t *testing.T) {
 	if _, ok, _ := s.Load(ctx, "short"); ok {
 		t.Error("an expired record was loaded")
 	}
+	if ok, err := s.CompareAndSwap(ctx, "k", []byte("other"), []byte("new"), time.Minute); ok || err != nil {
+		t.Errorf("CompareAndSwap over another value: %v %v", ok, err)
+	}
+	if ok, err := s.CompareAndSwap(ctx, "k", []byte("sealed"), []byte("new"), time.Minute); !ok || err != nil {
+		t.Errorf("CompareAndSwap over the value read: %v %v", ok, err)
+	}
+	if v, _, _ := s.Load(ctx, "k"); string(v) != "new" {
+		t.Errorf("after CompareAndSwap Load = %q", v)
+	}
+	if ok, _ := s.CompareAndSwap(ctx, "short", []byte("x"), []byte("y"), time.Minute); ok {
+		t.Error("CompareAndSwap over an expired record")
+	}
+	if ok, _ := s.CompareAndSwap(ctx, "missing", nil, []byte("y"), time.Minute); ok {
+		t.Error("CompareAndSwap over a missing record")
+	}
 	if err := s.Delete(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}

@@ -42,3 +42,22 @@ func (s *Sessions) Delete(_ context.Context, key string) error {
 		return tx.Bucket(bucketSessions).Delete([]byte(key))
 	})
 }
+
+// CompareAndSwap puts value under key for ttl only if key still holds
+// old (as Load returned it, unexpired), and reports whether it did: a
+// session read before another request saved it is not saved over it.
+func (s *Sessions) CompareAndSwap(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	now := s.d.opts.Now()
+	rec := append(encodeTime(make([]byte, 0, 8+len(value)), now.Add(ttl)), value...)
+	swapped := false
+	err := s.d.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		v := b.Get([]byte(key))
+		if len(v) < 8 || !now.Before(decodeTime(v[:8])) || !bytes.Equal(v[8:], old) {
+			return nil
+		}
+		swapped = true
+		return b.Put([]byte(key), rec)
+	})
+	return swapped, err
+}
