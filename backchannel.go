@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // maxLogoutRequestBytes caps a back-channel logout request body: a logout
@@ -33,9 +35,9 @@ var errInvalidLogoutToken = errors.New("oidcauth: invalid logout token")
 // the store.
 //
 // The token is checked as §2.6 asks: signature with the provider's keys
-// and the ID token's algorithms, iss, aud, iat (recent) and exp, the
-// back-channel logout event, sub or sid, no nonce, typ logout+jwt when
-// present, and a jti not seen before. The answer is 200, 400 with a JSON
+// (by go-jose) and the ID token's algorithms, iss, aud, iat (recent) and
+// exp, the back-channel logout event, sub or sid, no nonce, typ logout+jwt
+// when present, and a jti not seen before. The answer is 200, 400 with a JSON
 // error, or 500/503 when the revocation could not be recorded (the
 // provider may retry); always Cache-Control: no-store.
 func (a *Auth) BackChannelLogoutHandler() http.Handler {
@@ -88,27 +90,28 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	if len(raw) > maxLogoutRequestBytes {
 		return bad("too long")
 	}
-	j, err := parseCompactJWS(raw)
+	hdr, err := jose.ParseHeader(raw)
 	if err != nil {
 		return bad("not a compact JWS")
 	}
-	if j.typ != "" && !strings.EqualFold(j.typ, "logout+jwt") && !strings.EqualFold(j.typ, "application/logout+jwt") {
+	if hdr.Type != "" && !strings.EqualFold(hdr.Type, "logout+jwt") && !strings.EqualFold(hdr.Type, "application/logout+jwt") {
 		return bad("typ is not logout+jwt")
 	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
 		return err
 	}
-	// go-oidc checks the signature (the ID token's algorithms, the
-	// provider's keys), iss, aud, exp, the event, sub or sid, jti and the
-	// absence of nonce (§2.6 items 3–7).
+	// go-oidc checks the algorithm (the ID token's list), iss, aud, exp,
+	// the event, sub or sid, jti and the absence of nonce (§2.6 items 3–7);
+	// go-jose verifies the signature with the provider's keys, through our
+	// key set.
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
 	lt, err := m.verifier.VerifyLogout(ctx, raw)
 	if err != nil {
 		// A key the key set does not hold (a rotation inside the refetch
 		// cooldown, or a JWKS outage) is no verdict on the token: 503, so
 		// the provider retries instead of dropping the logout.
-		if !m.keys.holds(j.kid) {
+		if !m.keys.Holds(hdr.KeyID) {
 			return fail(ErrProviderUnavailable, err)
 		}
 		return fail(errInvalidLogoutToken, err)

@@ -2,19 +2,16 @@ package oidcauth
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"hash"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // The token endpoint of a plain OAuth 2.0 provider: client authentication
@@ -170,21 +167,7 @@ func (p *oauth2Client) clientAssertion(now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return signHMACJWT(p.ClientSecretJWTSigningAlgorithm, []byte(p.ClientSecret), claims)
-}
-
-// hmacAlgorithms are the JWS HMAC algorithms (RFC 7518 §3.2).
-var hmacAlgorithms = map[string]func() hash.Hash{"HS256": sha256.New, "HS384": sha512.New384, "HS512": sha512.New}
-
-// signHMACJWT makes a compact JWS of payload, MACed with key.
-func signHMACJWT(alg string, key, payload []byte) (string, error) {
-	h, ok := hmacAlgorithms[alg]
-	if !ok {
-		return "", errors.New("oidcauth: unsupported client assertion algorithm")
-	}
-	enc := base64.RawURLEncoding
-	signing := enc.EncodeToString([]byte(`{"alg":"`+alg+`","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(h, key)
-	mac.Write([]byte(signing))
-	return signing + "." + enc.EncodeToString(mac.Sum(nil)), nil
+	// go-jose signs, and refuses a secret shorter than the hash (RFC 7518
+	// §3.2), which the provider's configuration check reports at New.
+	return jose.SignHMAC(p.ClientSecretJWTSigningAlgorithm, []byte(p.ClientSecret), claims)
 }

@@ -102,6 +102,12 @@ type Config struct {
 	// right for one instance; several instances share a distributed one
 	// (the stores/redis module).
 	Revocations RevocationStore
+	// RefreshCoordinator makes several instances spend a rotating refresh
+	// token once between them: one instance refreshes, the others adopt
+	// its outcome (see [RefreshCoordinator]). Default: a
+	// [MemoryCoordinator] of this Auth's own, right for one instance;
+	// several instances share a distributed one (the stores/redis module).
+	RefreshCoordinator RefreshCoordinator
 	// BackChannelLogoutPath is where Mount puts the back-channel logout
 	// handler ([Auth.BackChannelLogoutHandler]); register BaseURL plus this
 	// path at the provider (Logto: "Backchannel logout URI"). Default
@@ -263,6 +269,9 @@ func (c *Config) normalize() error {
 	}
 	if c.Revocations == nil {
 		c.Revocations = &MemoryRevocations{now: c.Now}
+	}
+	if c.RefreshCoordinator == nil {
+		c.RefreshCoordinator = &MemoryCoordinator{records: map[string]*coordRecord{}, now: c.Now}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

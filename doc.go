@@ -125,10 +125,12 @@
 //   - The redirect URI is the configured one, never derived from Host or
 //     forwarding headers. The RFC 9207 iss parameter is checked, and
 //     required when the provider advertises it.
-//   - ID tokens are verified by go-oidc (signature, iss, aud, exp) and here
-//     (nonce, sub, iat not before the attempt began, azp, at_hash).
-//     Unsigned and HMAC-signed ID tokens are refused. ClockSkew (1 minute)
-//     is the only leeway.
+//   - ID tokens are verified by go-oidc (algorithm, iss, aud, exp), by
+//     go-jose (the signature, with the provider's JWKS, which go-jose
+//     parses; a key published with an "alg" verifies only that algorithm)
+//     and here (nonce, sub, iat not before the attempt began, azp,
+//     at_hash). Unsigned and HMAC-signed ID tokens are refused. ClockSkew
+//     (1 minute) is the only leeway.
 //   - returnTo accepts same-origin paths only: schemes, "//", "/\",
 //     backslashes and control characters send the user to "/".
 //   - Session and transaction cookies are AES-256-GCM encrypted and

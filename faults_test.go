@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcauth/oidcauth/internal/jose"
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
@@ -56,7 +57,7 @@ func TestUnknownKeyFlood(t *testing.T) {
 		t.Errorf("500 unknown key ids caused %d JWKS fetches, want 1", got)
 	}
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	f.clock.Advance(keyRefetchCooldown - time.Second)
+	f.clock.Advance(jose.RefetchCooldown - time.Second)
 	flood(200)
 	if got := f.idp.Calls("jwks") - jwks; got != 1 {
 		t.Errorf("JWKS refetched within the cooldown (%d fetches)", got)
@@ -80,12 +81,12 @@ func TestJWKSFailingCachedKeysWork(t *testing.T) {
 	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway) // cooldown
-	f.clock.Advance(keyRefetchCooldown)
+	f.clock.Advance(jose.RefetchCooldown)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 }
 
-// Until a first JWKS loads, a failed fetch is retried after keyRetry, not
-// after the full cooldown.
+// Until a first JWKS loads, a failed fetch is retried after
+// jose.RetryInterval, not after the full cooldown.
 func TestJWKSDownAtFirstSignIn(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{JWKSStatus: http.StatusServiceUnavailable})
@@ -94,9 +95,9 @@ func TestJWKSDownAtFirstSignIn(t *testing.T) {
 	jwks := f.idp.Calls("jwks")
 	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
 	if f.idp.Calls("jwks") != jwks {
-		t.Error("JWKS refetched within keyRetry")
+		t.Error("JWKS refetched within the retry interval")
 	}
-	f.clock.Advance(keyRetry)
+	f.clock.Advance(jose.RetryInterval)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 }
 

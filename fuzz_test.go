@@ -174,28 +174,3 @@ func FuzzCallbackQuery(f *testing.F) {
 		}
 	})
 }
-
-// The JWKS parser and the JWS header reader take whatever the provider (or
-// anyone posting a token) sends without panicking; every key kept is
-// usable.
-func FuzzJWKS(f *testing.F) {
-	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"a","n":"%%%","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
-	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`))
-	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`))
-	f.Add([]byte(`{"keys":{}}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		keys, err := parseJWKS(body)
-		if err == nil && len(keys) == 0 {
-			t.Fatal("a key set with no usable key was accepted")
-		}
-		if len(keys) > maxKeys {
-			t.Fatalf("%d keys kept", len(keys))
-		}
-		for _, k := range keys {
-			if k.key == nil {
-				t.Fatal("a nil key was kept")
-			}
-		}
-		_, _ = parseCompactJWS(string(body))
-	})
-}

@@ -26,8 +26,9 @@ type idClaims struct {
 	PhoneNumber       string          `json:"phone_number"`
 }
 
-// verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc verifies
-// signature, iss, aud and exp; we add nonce, sub, iat, azp and at_hash.
+// verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc checks
+// the algorithm, iss, aud and exp, go-jose the signature (through our key
+// set, internal/jose); we add nonce, sub, iat, azp and at_hash.
 func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *oauth2.Token, t *transaction) (*oidc.IDToken, json.RawMessage, *idClaims, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {

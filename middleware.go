@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,7 +135,11 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 	}
 	if w != nil && (caughtUp || now-s.touched >= a.touchEvery) {
 		s.touched = now
-		if err := a.writeSession(w, r, s, false); err != nil {
+		if err := a.writeSession(w, r, s, false); errors.Is(err, ErrRecordChanged) {
+			// Another request saved the session since this one read it
+			// (a refresh elsewhere): its newer record stays.
+			a.cfg.Logger.Debug("oidcauth: session re-issue skipped: the record changed")
+		} else if err != nil {
 			a.cfg.Logger.Warn("oidcauth: session re-issue failed", "error", logSafe(err))
 		}
 	}

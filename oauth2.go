@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // OAuth2Provider is a plain OAuth 2.0 provider ("Sign in with GitHub" and
@@ -44,7 +46,8 @@ type OAuth2Provider struct {
 	TokenEndpointAuthMethod AuthMethod `json:"tokenEndpointAuthMethod"`
 	// ClientSecretJWTSigningAlgorithm signs the client_secret_jwt assertion
 	// (clientSecretJwtSigningAlgorithm): "HS256" (default), "HS384" or
-	// "HS512".
+	// "HS512". The secret must be at least as long as the hash: 32, 48 or
+	// 64 bytes (RFC 7518 §3.2); New refuses a shorter one.
 	ClientSecretJWTSigningAlgorithm string `json:"clientSecretJwtSigningAlgorithm"`
 	// Scope is the space-separated scopes requested (scope). Optional.
 	Scope string `json:"scope"`
@@ -175,6 +178,12 @@ func (p *OAuth2Provider) normalize(redirect string, allowHTTP bool) []error {
 	case "HS256", "HS384", "HS512":
 	default:
 		bad("ClientSecretJWTSigningAlgorithm %q is not one of HS256, HS384, HS512", p.ClientSecretJWTSigningAlgorithm)
+	}
+	// RFC 7518 §3.2: an HMAC key at least as long as the hash; go-jose
+	// refuses to sign with a shorter one.
+	if p.TokenEndpointAuthMethod == ClientSecretJWT && p.ClientSecret != "" &&
+		jose.CheckHMACKey(p.ClientSecretJWTSigningAlgorithm, []byte(p.ClientSecret)) != nil {
+		bad("ClientSecret is too short for %s client_secret_jwt assertions: RFC 7518 §3.2 asks for 32, 48 or 64 bytes for HS256, HS384 or HS512", p.ClientSecretJWTSigningAlgorithm)
 	}
 	if p.ResponseType == "" {
 		p.ResponseType = "code"

@@ -10,6 +10,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // metadata is what one successful discovery gives: endpoints, the verifier
@@ -21,7 +23,7 @@ type metadata struct {
 	endSession string
 	revocation string // RFC 7009 revocation_endpoint; "" none
 	issParam   bool   // RFC 9207 authorization_response_iss_parameter_supported
-	keys       *keySet
+	keys       *jose.KeySet
 	fetchedAt  time.Time
 }
 
@@ -35,11 +37,6 @@ type discoveryExtras struct {
 	JWKS        string   `json:"jwks_uri"`
 	Algs        []string `json:"id_token_signing_alg_values_supported"`
 }
-
-// signingAlgs are the ID token algorithms we accept: asymmetric ones only.
-// "none" and HMAC (whose key would be the client secret, known to more than
-// the provider) are never accepted (OIDC Core §3.1.3.7 items 6–8).
-var signingAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // authStyle picks how the client authenticates at the token endpoint. It is
 // never left to x/oauth2's auto-detection, which retries a failed exchange
@@ -201,20 +198,22 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	skew := cfg.ClockSkew
 	var algs []string
 	for _, a := range extras.Algs {
-		if slices.Contains(signingAlgs, a) {
+		if slices.Contains(jose.Algorithms, a) {
 			algs = append(algs, a)
 		}
 	}
-	// The verifier checks signatures with our key set (refetch cooldown,
-	// cached keys kept through JWKS outages); its Now is moved back by the
-	// allowed skew so an ID token is accepted up to ClockSkew after its exp.
-	// Algorithms are what discovery advertises, less "none" and HMAC; with
-	// none advertised go-oidc requires RS256, the mandatory one.
+	// go-oidc's verifier checks the algorithm, iss, aud and exp, and asks
+	// our key set (internal/jose: refetch cooldown, cached keys kept
+	// through JWKS outages, a JWK's alg binding its key) for the signature,
+	// which go-jose verifies. Its Now is moved back by the allowed skew so
+	// an ID token is accepted up to ClockSkew after its exp. Algorithms are
+	// what discovery advertises, less "none" and HMAC; with none advertised
+	// go-oidc requires RS256, the mandatory one.
 	// A refresh of the metadata keeps the key set (and its cached keys)
 	// while jwks_uri is the same: keys keep working through a JWKS outage
 	// that outlasts the metadata's lifetime.
-	m.keys = newKeySet(extras.JWKS, cfg.HTTPClient, cfg.Now)
-	if prev := d.cached(); prev != nil && prev.keys != nil && prev.keys.url == extras.JWKS {
+	m.keys = jose.NewKeySet(extras.JWKS, cfg.HTTPClient, cfg.Now)
+	if prev := d.cached(); prev != nil && prev.keys != nil && prev.keys.URL() == extras.JWKS {
 		m.keys = prev.keys
 	}
 	m.verifier = oidc.NewVerifier(cfg.Issuer, m.keys, &oidc.Config{

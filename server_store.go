@@ -11,6 +11,7 @@ import (
 	"encoding/gob"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -30,7 +31,22 @@ type ServerBackend interface {
 	Store(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// CompareAndSwap puts value under key for ttl only if key still holds
+	// old, byte for byte as Load returned it, and reports whether it did.
+	// A missing or expired key holds nothing and never matches. It is how
+	// a session read before another instance saved it (a refresh that
+	// rotated the refresh token, a sign-out) is not saved over it.
+	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 }
+
+// ErrRecordChanged is returned by [ServerStore]'s Save when the session's
+// record changed (or was deleted) since this request read it: another
+// request saved a newer session, which is kept.
+var ErrRecordChanged = errors.New("oidcauth: session record changed since it was read")
+
+// loadedRecord keys, in a session's Values, the record it was read from,
+// so that Save writes only over that record. It is never encoded.
+type loadedRecord struct{}
 
 // ServerStore is a gorilla/sessions Store that keeps sessions server-side,
 // for sessions too large or too sensitive for a cookie; set it as
@@ -91,6 +107,7 @@ func (s *ServerStore) New(r *http.Request, name string) (*sessions.Session, erro
 	if err := gob.NewDecoder(bytes.NewReader(plain)).Decode(&sess.Values); err != nil {
 		return sess, nil
 	}
+	sess.Values[loadedRecord{}] = sealed
 	sess.ID = c.Value
 	sess.IsNew = false
 	return sess, nil
@@ -98,7 +115,10 @@ func (s *ServerStore) New(r *http.Request, name string) (*sessions.Session, erro
 
 // Save writes the session and its cookie, or deletes both when
 // Options.MaxAge is negative. A session without an id gets a fresh id and
-// key: a new session never reuses an old record (no fixation).
+// key: a new session never reuses an old record (no fixation). A session
+// read by [ServerStore.New] is written only over the record it was read
+// from: when another request has saved or deleted it since, Save writes
+// nothing and returns [ErrRecordChanged].
 func (s *ServerStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	if sess.Options == nil {
 		opts := *s.Options
@@ -120,8 +140,14 @@ func (s *ServerStore) Save(r *http.Request, w http.ResponseWriter, sess *session
 		sess.ID = base64.RawURLEncoding.EncodeToString(fresh[:])
 		id, key = fresh[:serverIDLen], fresh[serverIDLen:]
 	}
+	old, loaded := sess.Values[loadedRecord{}].([]byte)
+	values := sess.Values
+	if _, marked := values[loadedRecord{}]; marked {
+		values = maps.Clone(values)
+		delete(values, loadedRecord{})
+	}
 	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sess.Values); err != nil {
+	if err := gob.NewEncoder(&buf).Encode(values); err != nil {
 		return err
 	}
 	ttl := time.Duration(sess.Options.MaxAge) * time.Second
@@ -132,9 +158,18 @@ func (s *ServerStore) Save(r *http.Request, w http.ResponseWriter, sess *session
 	if err != nil {
 		return err
 	}
-	if err := s.backend.Store(r.Context(), s.recordKey(id), sealed, ttl); err != nil {
+	if loaded {
+		swapped, err := s.backend.CompareAndSwap(r.Context(), s.recordKey(id), old, sealed, ttl)
+		if err != nil {
+			return err
+		}
+		if !swapped {
+			return ErrRecordChanged
+		}
+	} else if err := s.backend.Store(r.Context(), s.recordKey(id), sealed, ttl); err != nil {
 		return err
 	}
+	sess.Values[loadedRecord{}] = sealed // a second Save writes over this one
 	http.SetCookie(w, sessions.NewCookie(sess.Name(), sess.ID, sess.Options))
 	return nil
 }
@@ -230,6 +265,19 @@ func (m *MemoryBackend) Store(_ context.Context, key string, value []byte, ttl t
 	}
 	m.records[key] = memoryRecord{value: bytes.Clone(value), expires: now.Add(ttl)}
 	return nil
+}
+
+// CompareAndSwap implements [ServerBackend].
+func (m *MemoryBackend) CompareAndSwap(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	rec, ok := m.records[key]
+	if !ok || !now.Before(rec.expires) || !bytes.Equal(rec.value, old) {
+		return false, nil
+	}
+	m.records[key] = memoryRecord{value: bytes.Clone(value), expires: now.Add(ttl)}
+	return true, nil
 }
 
 // Delete implements [ServerBackend].

@@ -104,7 +104,11 @@ func (a *Auth) writeStoreSession(w http.ResponseWriter, r *http.Request, payload
 	// Sealed as the cookie would be: a store that only signs (a
 	// CookieStore with no encryption key) or keeps records in the clear (a
 	// database) holds no readable token or personal data.
-	gs.Values = map[any]any{sessionValueKey: a.codec.SealBytes(a.sessionCookie, payload)}
+	values := map[any]any{sessionValueKey: a.codec.SealBytes(a.sessionCookie, payload)}
+	if rec, ok := gs.Values[loadedRecord{}]; ok {
+		values[loadedRecord{}] = rec // ServerStore writes only over what was read
+	}
+	gs.Values = values
 	gs.Options = a.storeOptions(maxAge)
 	if err := a.cfg.Store.Save(r, w, gs); err != nil {
 		return fail(ErrInternal, err)

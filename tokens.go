@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // OrganizationsScope is Logto's scope for organization tokens and the
@@ -116,40 +115,7 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	if s.refreshToken == "" {
 		return "", fail(ErrNoRefreshToken, nil)
 	}
-	// Detached from the request: a browser that gives up (a navigation,
-	// an aborted fetch) after the provider rotated the refresh token must
-	// not lose the new one, or the next refresh would spend the old one
-	// and the provider would revoke the session. HTTPClient's timeout
-	// still bounds the call.
-	ctx := oidc.ClientContext(context.WithoutCancel(r.Context()), a.cfg.HTTPClient)
-	m, resp, err := a.refresh(ctx, s, params)
-	if err != nil {
-		var pe *ProviderError
-		if errors.As(err, &pe) && pe.Code == "invalid_grant" {
-			// The refresh token is dead (expired, revoked, or the session
-			// ended at the provider): so is the session.
-			a.endSession(w, r, st, s)
-			a.cfg.Logger.Info("oidcauth: session ended by the provider at refresh", "event", "refresh_failed", "reason", ErrorReason(ErrNotSignedIn), "user", &s.user)
-			return "", fail(ErrNotSignedIn, pe)
-		}
-		a.cfg.Logger.Warn("oidcauth: token refresh failed", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
-		return "", err
-	}
-	tok, err := a.applyRefresh(ctx, m, st, s, key, resp, now)
-	if err != nil {
-		if errors.Is(err, errSubjectChanged) {
-			a.endSession(w, r, st, s)
-		}
-		a.cfg.Logger.Warn("oidcauth: token refresh rejected", "event", "refresh_failed", "reason", ErrorReason(err), "user", &s.user, "error", logSafe(err))
-		return "", err
-	}
-	a.cfg.Logger.Info("oidcauth: tokens refreshed", "event", "refresh", "user", &s.user)
-	if err := a.writeSession(w, r, s, false); err != nil {
-		// The browser keeps its earlier cookie; this process knows the new
-		// tokens and brings that cookie up to date on its next request.
-		a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
-	}
-	return tok, nil
+	return a.refreshShared(w, r, st, s, key, params, now)
 }
 
 // saveCaughtUp rewrites the cookie of a session that was brought up to date
@@ -187,14 +153,15 @@ func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, bo
 
 var errSubjectChanged = errors.New("refreshed ID token names another subject")
 
-// applyRefresh checks a refresh response and applies it to s and the
-// process's state; it returns the token that was asked for.
-func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s *session, key tokenKey, resp *tokenResponse, now int64) (string, error) {
+// applyRefresh checks a refresh response and applies it to s; it returns
+// the token that was asked for and the process's next state, which the
+// caller stores once the outcome is published.
+func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s *session, key tokenKey, resp *tokenResponse, now int64) (string, *tokenSnap, error) {
 	if resp.AccessToken == "" {
-		return "", fail(ErrTokenEndpoint, errors.New("refresh response has no access_token"))
+		return "", nil, fail(ErrTokenEndpoint, errors.New("refresh response has no access_token"))
 	}
 	if resp.TokenType != "" && !strings.EqualFold(resp.TokenType, "bearer") {
-		return "", fail(ErrTokenEndpoint, errors.New("refresh response token_type is not Bearer"))
+		return "", nil, fail(ErrTokenEndpoint, errors.New("refresh response token_type is not Bearer"))
 	}
 	var claims json.RawMessage
 	if resp.IDToken != "" {
@@ -202,16 +169,16 @@ func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s 
 		// if present, is the original one and is not checked again.
 		idt, err := m.verifier.Verify(ctx, resp.IDToken)
 		if err != nil {
-			return "", fail(ErrInvalidIDToken, err)
+			return "", nil, fail(ErrInvalidIDToken, err)
 		}
 		if idt.Subject != s.user.Subject {
-			return "", fail(ErrInvalidIDToken, errSubjectChanged)
+			return "", nil, fail(ErrInvalidIDToken, errSubjectChanged)
 		}
 		if idt.IssuedAt.IsZero() || idt.IssuedAt.After(a.cfg.Now().Add(a.cfg.ClockSkew)) {
-			return "", fail(ErrInvalidIDToken, errors.New("iat missing or in the future"))
+			return "", nil, fail(ErrInvalidIDToken, errors.New("iat missing or in the future"))
 		}
 		if claims, _, err = a.checkClaims(idt, resp.IDToken, resp.AccessToken); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 
@@ -254,8 +221,7 @@ func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s 
 	}
 	s.touched = now
 	next.from(s)
-	st.snap.Store(next)
-	return resp.AccessToken, nil
+	return resp.AccessToken, next, nil
 }
 
 // endSession ends a session the provider will no longer refresh: its

@@ -33,13 +33,20 @@ func tokenFlow(t *testing.T, opts oidcauthtest.Options, mutate func(*Config)) *f
 			mutate(c)
 		}
 	})
-	f.mux.Handle("/token", f.auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.mux.Handle("/token", tokenHandler(f.auth))
+	return f
+}
+
+// tokenHandler serves the access token for ?resource= (or the
+// organization token for ?org=), or the error's status and sentinel.
+func tokenHandler(a *Auth) http.Handler {
+	return a.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var tok string
 		var err error
 		if org := r.URL.Query().Get("org"); org != "" {
-			tok, err = f.auth.OrganizationToken(w, r, org)
+			tok, err = a.OrganizationToken(w, r, org)
 		} else {
-			tok, err = f.auth.AccessToken(w, r, r.URL.Query().Get("resource"))
+			tok, err = a.AccessToken(w, r, r.URL.Query().Get("resource"))
 		}
 		if err != nil {
 			w.WriteHeader(ErrorStatus(err))
@@ -47,8 +54,7 @@ func tokenFlow(t *testing.T, opts oidcauthtest.Options, mutate func(*Config)) *f
 			return
 		}
 		io.WriteString(w, tok)
-	})))
-	return f
+	}))
 }
 
 func sentinelName(err error) string {

@@ -1,14 +1,11 @@
 package oidcauthtest
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"hash"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,13 +14,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // OAuth2Options configure an [OAuth2Provider]. Zero values get the
 // documented defaults, which make a GitHub-like provider.
 type OAuth2Options struct {
 	// ClientID and ClientSecret are the one client the provider knows.
-	// Defaults "oauth2-client" and "oauth2-secret-0123456789abcdef0123".
+	// Defaults "oauth2-client" and a 66-byte secret, long enough for every
+	// client_secret_jwt algorithm (RFC 7518 §3.2).
 	ClientID     string
 	ClientSecret string
 	// RedirectURIs are the registered redirect URIs, compared exactly.
@@ -113,7 +113,7 @@ func NewOAuth2(base string, opts OAuth2Options) (*OAuth2Provider, error) {
 		opts.ClientID = "oauth2-client"
 	}
 	if opts.ClientSecret == "" {
-		opts.ClientSecret = "oauth2-secret-0123456789abcdef0123"
+		opts.ClientSecret = "oauth2-secret-0123456789abcdef0123456789abcdef0123456789abcdef0123"
 	}
 	if opts.AuthMethod == "" {
 		opts.AuthMethod = "client_secret_post"
@@ -356,37 +356,21 @@ func (p *OAuth2Provider) clientAuth(r *http.Request, form url.Values) (string, e
 	return seen, nil
 }
 
-var hmacs = map[string]func() hash.Hash{"HS256": sha256.New, "HS384": sha512.New384, "HS512": sha512.New}
-
 // verifyAssertion checks a client_secret_jwt assertion as RFC 7523 §3
 // asks; p.mu is held.
 func (p *OAuth2Provider) verifyAssertion(jwt string) error {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return errors.New("assertion is not a compact JWS")
-	}
-	enc := base64.RawURLEncoding
-	var header struct {
-		Alg string `json:"alg"`
+	// go-jose checks the algorithm (exactly the one configured) and the MAC.
+	payload, _, err := jose.VerifyHMAC(jwt, p.opts.JWTAlgorithm, []byte(p.opts.ClientSecret))
+	if err != nil {
+		return fmt.Errorf("assertion refused: %w", err)
 	}
 	var claims struct {
 		Iss, Sub, Jti string
 		Aud           any
 		Exp, Iat      int64
 	}
-	hb, err1 := enc.DecodeString(parts[0])
-	cb, err2 := enc.DecodeString(parts[1])
-	sig, err3 := enc.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
-		return errors.New("assertion does not decode")
-	}
-	if header.Alg != p.opts.JWTAlgorithm {
-		return errors.New("assertion algorithm not accepted")
-	}
-	mac := hmac.New(hmacs[header.Alg], []byte(p.opts.ClientSecret))
-	mac.Write([]byte(parts[0] + "." + parts[1]))
-	if !hmac.Equal(mac.Sum(nil), sig) {
-		return errors.New("assertion MAC does not verify")
+	if json.Unmarshal(payload, &claims) != nil {
+		return errors.New("assertion claims do not decode")
 	}
 	now := p.opts.Now().Unix()
 	aud, _ := claims.Aud.(string)

@@ -49,6 +49,24 @@ func (b *Backend) Store(ctx context.Context, key string, value []byte, ttl time.
 	return b.client.Set(ctx, key, value, ttl).Err()
 }
 
+// casScript sets KEYS[1] to ARGV[2] for ARGV[3] ms when it holds ARGV[1].
+var casScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`)
+
+// CompareAndSwap implements oidcauth.ServerBackend in one script, so no
+// other instance's write lands between the comparison and the write.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	n, err := casScript.Run(ctx, b.client, []string{key}, old, value, max(ttl.Milliseconds(), 1)).Int()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
 // Delete implements oidcauth.ServerBackend.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	return b.client.Del(ctx, key).Err()

@@ -374,6 +374,31 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+func TestBackendCompareAndSwap(t *testing.T) {
+	redis := startRedis(t)
+	c := redis.client()
+	b := NewBackend(c)
+	ctx := context.Background()
+	if ok, err := b.CompareAndSwap(ctx, "k", []byte("a"), []byte("b"), time.Minute); ok || err != nil {
+		t.Errorf("swap of a missing key: %v %v", ok, err)
+	}
+	if err := b.Store(ctx, "k", []byte("a"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.CompareAndSwap(ctx, "k", []byte("x"), []byte("b"), time.Minute); ok || err != nil {
+		t.Errorf("swap over another value: %v %v", ok, err)
+	}
+	if ok, err := b.CompareAndSwap(ctx, "k", []byte("a"), []byte("b"), 2*time.Minute); !ok || err != nil {
+		t.Errorf("swap over the value read: %v %v", ok, err)
+	}
+	if v, _, _ := b.Load(ctx, "k"); string(v) != "b" {
+		t.Errorf("after the swap: %q", v)
+	}
+	if ttl := c.PTTL(ctx, "k").Val(); ttl <= time.Minute {
+		t.Errorf("TTL after the swap = %v", ttl)
+	}
+}
+
 // mirrorLen counts the records of m.
 func mirrorLen(m *oidcauth.MemoryRevocations) int {
 	n := 0
