@@ -168,7 +168,7 @@ func (b *Bearer) verifyJWT(ctx context.Context, raw string) (*tokenEntry, error)
 		// A token no published key signed is invalid; a key set that
 		// cannot be had (the JWKS endpoint failing) is the provider's
 		// fault, and a 401 would make clients throw good tokens away.
-		if errors.Is(err, errUnknownKey) || errors.Is(err, errBadSignature) || errors.Is(err, errBadKeyID) {
+		if signatureRefused(err) {
 			return nil, errInvalidToken("signature: " + err.Error())
 		}
 		return nil, fail(ErrProviderUnavailable, err)

@@ -38,6 +38,21 @@ type discoveryExtras struct {
 	Algs        []string `json:"id_token_signing_alg_values_supported"`
 }
 
+// signingAlgs are the JWS algorithms accepted for ID, logout and access
+// tokens: asymmetric ones only ([jose.Algorithms]). "none" and HMAC (whose
+// key would be the client secret, known to more than the provider) are
+// never accepted (OIDC Core §3.1.3.7 items 6–8).
+var signingAlgs = jose.Algorithms
+
+// signatureRefused reports whether err, from the key set, is a verdict on
+// the token (malformed, an algorithm not allowed, a key the provider does
+// not publish, a signature that does not verify) rather than the keys
+// being out of reach (no JWKS loaded yet, a fetch failing, ctx ending).
+func signatureRefused(err error) bool {
+	return errors.Is(err, jose.ErrMalformed) || errors.Is(err, jose.ErrAlgorithm) ||
+		errors.Is(err, jose.ErrUnknownKey) || errors.Is(err, jose.ErrBadSignature)
+}
+
 // authStyle picks how the client authenticates at the token endpoint. It is
 // never left to x/oauth2's auto-detection, which retries a failed exchange
 // with the other style and so sends the authorization code twice; providers

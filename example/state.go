@@ -11,7 +11,9 @@ import (
 
 // stateStores keeps the app's state in STATE_DIR, when it is set, in an
 // embedded database file (stores/bolt): revocations, so that a sign-out or
-// a back-channel logout still holds after a restart, and, with
+// a back-channel logout still holds after a restart, the outcomes of
+// refreshes, so that a cookie from before a refresh that arrives after a
+// restart catches up instead of spending its refresh token again, and, with
 // SESSION_STORE=bolt, the sessions themselves (the cookie then holds only
 // a random id and key). Without STATE_DIR the state lives in process
 // memory, as before.
@@ -33,7 +35,7 @@ func stateStores(cfg *oidcauth.Config, getenv func(string) string) (func() error
 	if err != nil {
 		return nil, fmt.Errorf("STATE_DIR: %w", err)
 	}
-	cfg.Revocations = db.Revocations()
+	cfg.Revocations, cfg.RefreshCoordinator = db.Revocations(), db.Coordinator()
 	if sessions == "bolt" {
 		cfg.Store = oidcauth.NewServerStore(db.Sessions(), "example:session:")
 	}

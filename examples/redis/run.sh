@@ -74,7 +74,7 @@ wait_for() {
 }
 
 echo "run.sh: building the app, the proxy and the development provider"
-(cd "$here" && go build -o "$work/app" . && go build -o "$work/proxy" ./proxy && go build -o "$work/devprovider" ./devprovider)
+(cd "$here" && go build -o "$work/" . ./proxy ./devprovider) # one go build: links in parallel
 
 if [ -z "${REDIS_URL:-}" ]; then
 	command -v redis-server >/dev/null || { echo "run.sh: redis-server is required (Debian: apt-get install redis-server), or set REDIS_URL" >&2; exit 1; }
@@ -101,7 +101,7 @@ fi
 urls=()
 for i in "${!ports[@]}"; do
 	name=app-$((i + 1))
-	BASE_URL=$base ADDR=$host:${ports[$i]} "$work/app" >"$logs/$name.log" 2>&1 &
+	BASE_URL=$base ADDR=$host:${ports[$i]} "$work/redis" >"$logs/$name.log" 2>&1 &
 	pids+=($!)
 	wait_for "$name" "http://$host:${ports[$i]}/"
 	urls+=("http://$host:${ports[$i]}")

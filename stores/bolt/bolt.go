@@ -1,7 +1,8 @@
 // Package bolt keeps oidcauth's state in one file on this machine, an
 // embedded bbolt database, so that it outlives a restart with no server to
 // run: revocations (sign-out, back-channel logout), the logout tokens
-// already used, and, optionally, server-side session records. It suits an
+// already used, the outcomes of refreshes and, optionally, server-side
+// session records. It suits an
 // app that runs as one process on one machine; several instances share
 // their state through Redis (the stores/redis module) instead. It is a
 // module of its own, so that apps that do not use it do not depend on
@@ -14,8 +15,9 @@
 //	defer db.Close()
 //	auth, err := oidcauth.New(oidcauth.Config{
 //		// …
-//		Revocations: db.Revocations(),
-//		Store:       oidcauth.NewServerStore(db.Sessions(), "myapp:session:"), // optional
+//		Revocations:        db.Revocations(),
+//		RefreshCoordinator: db.Coordinator(),
+//		Store:              oidcauth.NewServerStore(db.Sessions(), "myapp:session:"), // optional
 //	})
 //
 // A bbolt file is open in one process at a time: a second process that
@@ -56,6 +58,7 @@ type DB struct {
 	db     *bbolt.DB
 	opts   Options
 	revs   *Revocations
+	coord  *Coordinator
 	stop   chan struct{}
 	done   sync.WaitGroup
 	closed sync.Once
@@ -65,6 +68,8 @@ var (
 	bucketRevocations = []byte("revocations") // kind letter + value → at, until
 	bucketJTIs        = []byte("jtis")        // jti → until
 	bucketSessions    = []byte("sessions")    // key → expiry, value
+	bucketRefresh     = []byte("refresh")     // key → fence, lease, outcome (coordinator.go)
+	buckets           = [][]byte{bucketRevocations, bucketJTIs, bucketSessions, bucketRefresh}
 )
 
 // Open opens (or creates, mode 0600) the database at path, loads the
@@ -92,13 +97,14 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("oidcauth/bolt: opening %s: %w", path, err)
 	}
 	d := &DB{db: db, opts: opts, stop: make(chan struct{})}
+	d.coord = &Coordinator{d: d, changed: map[string]chan struct{}{}}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketRevocations, bucketJTIs, bucketSessions} {
+		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return endLeases(tx)
 	})
 	if err == nil {
 		err = d.sweep()
@@ -132,6 +138,10 @@ func (d *DB) Revocations() *Revocations { return d.revs }
 // Sessions returns a session backend, for [oidcauth.NewServerStore].
 func (d *DB) Sessions() *Sessions { return &Sessions{d: d} }
 
+// Coordinator returns the refresh coordinator, for
+// [oidcauth.Config.RefreshCoordinator].
+func (d *DB) Coordinator() *Coordinator { return d.coord }
+
 func (d *DB) sweepEvery(interval time.Duration) {
 	defer d.done.Done()
 	t := time.NewTicker(interval)
@@ -152,7 +162,7 @@ func (d *DB) sweepEvery(interval time.Duration) {
 func (d *DB) sweep() error {
 	now := d.opts.Now()
 	return d.db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketRevocations, bucketJTIs, bucketSessions} {
+		for _, name := range buckets {
 			b := tx.Bucket(name)
 			var expired [][]byte
 			_ = b.ForEach(func(k, v []byte) error {
@@ -180,6 +190,8 @@ func expiry(bucket, v []byte) (until time.Time, ok bool) {
 			return time.Time{}, false
 		}
 		return decodeTime(v[8:]), true
+	case string(bucketRefresh):
+		return coordExpiry(v)
 	default: // jtis: until; sessions: expiry, value
 		if len(v) < 8 {
 			return time.Time{}, false
@@ -198,3 +210,4 @@ func decodeTime(b []byte) time.Time {
 
 var _ oidcauth.RevocationStore = (*Revocations)(nil)
 var _ oidcauth.ServerBackend = (*Sessions)(nil)
+var _ oidcauth.RefreshCoordinator = (*Coordinator)(nil)

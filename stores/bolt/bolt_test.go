@@ -47,18 +47,24 @@ func newApp(t *testing.T, idp *oidcauthtest.Provider) *app {
 	return a
 }
 
-// start runs the app with its revocations in revs (nil: in memory).
-func (a *app) start(revs oidcauth.RevocationStore) {
+const apiResource = "https://api.example.com"
+
+// start runs the app with its state in db (nil: in memory).
+func (a *app) start(db *DB) {
 	a.t.Helper()
-	auth, err := oidcauth.New(oidcauth.Config{
+	cfg := oidcauth.Config{
 		Issuer:       a.idp.Issuer(),
 		ClientID:     oidcauthtest.DefaultClientID,
 		ClientSecret: "secret",
 		RedirectURL:  a.srv.URL + "/callback",
 		SessionKeys:  [][]byte{[]byte(strings.Repeat("k", 32))},
 		HTTPClient:   a.idp.Client(),
-		Revocations:  revs,
-	})
+		Resources:    []string{apiResource},
+	}
+	if db != nil {
+		cfg.Revocations, cfg.RefreshCoordinator = db.Revocations(), db.Coordinator()
+	}
+	auth, err := oidcauth.New(cfg)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -67,6 +73,11 @@ func (a *app) start(revs oidcauth.RevocationStore) {
 	mux.Handle("/me", auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := oidcauth.UserFromContext(r.Context())
 		io.WriteString(w, u.Subject)
+	})))
+	mux.Handle("/token", auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := auth.AccessToken(w, r, apiResource); err != nil {
+			http.Error(w, "no token", oidcauth.ErrorStatus(err))
+		}
 	})))
 	var h http.Handler = mux
 	a.handler.Store(&h)
@@ -82,7 +93,7 @@ func (a *app) restart(path string) {
 		}
 	}
 	a.db = open(a.t, path, Options{})
-	a.start(a.db.Revocations())
+	a.start(a.db)
 }
 
 // browser is a cookie jar that stops at redirects.
@@ -136,9 +147,12 @@ func (b *browser) signIn() string {
 }
 
 // me is /me's status for a request carrying cookie (and no jar).
-func (a *app) me(cookie string) int {
+func (a *app) me(cookie string) int { return a.status("/me", cookie) }
+
+// status is path's status for a request carrying cookie (and no jar).
+func (a *app) status(path, cookie string) int {
 	a.t.Helper()
-	req, _ := http.NewRequest("GET", a.srv.URL+"/me", nil)
+	req, _ := http.NewRequest("GET", a.srv.URL+path, nil)
 	req.Header.Set("Cookie", cookie)
 	resp, err := a.srv.Client().Do(req)
 	if err != nil {
@@ -195,6 +209,45 @@ func TestSignOutSurvivesRestart(t *testing.T) {
 	m.start(nil)
 	if got := m.me(copied); got != http.StatusOK {
 		t.Errorf("in memory, after a restart: %d; the contrast this test draws is gone", got)
+	}
+}
+
+// The app refreshes (a resource token: one refresh grant, which rotates
+// the refresh token) and restarts before the browser stores the new
+// cookie: the old cookie catches up from the refresh's outcome in the
+// file, with no second grant. In process memory the restart forgets the
+// outcome, the old refresh token is spent again, and the provider ends
+// the session.
+func TestRefreshOutcomeSurvivesRestart(t *testing.T) {
+	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
+	path := filepath.Join(t.TempDir(), "oidcauth.db")
+	a := newApp(t, idp)
+	a.restart(path)
+	b := a.browser()
+	stale := b.signIn()
+	grants := idp.Calls("token")
+	if resp := b.do("GET", "/token", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/token: %d", resp.StatusCode)
+	}
+	if idp.Calls("token") != grants+1 {
+		t.Fatalf("the first resource token took %d token requests", idp.Calls("token")-grants)
+	}
+	a.restart(path)
+	if got := a.status("/token", stale); got != http.StatusOK {
+		t.Errorf("after the restart the cookie from before the refresh gets %d", got)
+	}
+	if n := idp.Calls("token") - grants; n != 1 {
+		t.Errorf("the provider received %d token requests, want the one refresh", n)
+	}
+
+	m := newApp(t, idp)
+	m.start(nil)
+	b = m.browser()
+	stale = b.signIn()
+	b.do("GET", "/token", nil)
+	m.start(nil)
+	if got := m.status("/token", stale); got != http.StatusUnauthorized {
+		t.Errorf("in memory, after a restart, the old cookie gets %d; the contrast this test draws is gone", got)
 	}
 }
 
