@@ -89,6 +89,18 @@
 // Requirement signature is one. A user who lacks a requirement gets 403
 // (JSON for API clients) and keeps the session.
 //
+// [Auth.RequireStepUp] guards sensitive routes by how the user signed in:
+//
+//	mux.Handle("/account/password", auth.RequireStepUp(oidcauth.StepUp{MaxAge: 5 * time.Minute})(passwordPage))
+//
+// A session whose authentication at the provider (the ID token's
+// auth_time, and acr with StepUp.ACR) is too old or too weak is sent
+// through a fresh sign-in with max_age (and acr_values) and back to the
+// same page; it stays valid meanwhile, and stays if the step-up fails. The
+// sign-in options [WithMaxAge], [WithACRValues] and [WithRequiredACR] ask
+// the same of one sign-in; the callback then checks auth_time and, when
+// required, acr (OIDC Core §3.1.2.1, §3.1.3.7).
+//
 // # Logging and errors
 //
 // [Config.Logger] (a *slog.Logger) receives one line per event, with a

@@ -66,11 +66,13 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 		return
 	}
 	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
+	t.authn = o.authn
 	a.saveTransaction(w, r, t)
 	params := []oauth2.AuthCodeOption{
 		oauth2.S256ChallengeOption(t.verifier),
 		oauth2.SetAuthURLParam("nonce", t.nonce),
 	}
+	params = t.authn.params(params)
 	if o.prompt != "" {
 		params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
 	}
@@ -128,10 +130,12 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 // check, which another site can start) put nothing new at stake: neither
 // may sign a user out. Any other failure comes after this browser's own
 // sign-in was under way, and leaves it signed out rather than in an earlier
-// identity.
+// identity; but a step-up ([Auth.RequireStepUp]) that fails leaves the
+// session it was asked of.
 func keepsSession(err error) bool {
 	var pe *ProviderError
-	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0)
+	var kept sessionKept
+	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0) || errors.As(err, &kept)
 }
 
 // SignOutHandler signs the user out at GET or POST. A plain link from the

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // OrganizationsScope is Logto's scope for organization tokens and the

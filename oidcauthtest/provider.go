@@ -120,6 +120,11 @@ type Options struct {
 	// conformIdTokenClaims) and zitadel's OP do. The ID token keeps sub,
 	// the protocol claims and User.Extra.
 	ClaimsInUserInfoOnly bool
+	// ACR is the acr claim (OIDC Core §2) of ID tokens when the
+	// authorization request names no acr_values; with acr_values, the
+	// provider authenticates with the first one requested and says so.
+	// Empty leaves the claim out.
+	ACR string
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
 	// IDTokenTTL is the lifetime of ID tokens. Default 1 hour.
@@ -150,6 +155,7 @@ type Provider struct {
 	access         map[string]*grant // access token → grant
 	refresh        map[string]*refreshToken
 	issued         map[string]*issuedToken // access token → what introspection answers
+	authAt         time.Time               // the provider's own session: when the user authenticated; zero: none
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount

@@ -442,6 +442,9 @@ func (p *Provider) idClaims(g *grant, accessToken string, fromCode bool, now tim
 	c["iat"] = now.Unix()
 	c["exp"] = now.Add(p.opts.IDTokenTTL).Unix()
 	c["auth_time"] = g.authTime
+	if g.acr != "" {
+		c["acr"] = g.acr
+	}
 	c["sid"] = g.sid
 	// §3.1.3.6: the left half of the access token's hash, with the hash of
 	// the signing algorithm.
