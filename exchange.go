@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 )
 
 // refusals are authorization errors meaning the user or provider said no
@@ -61,9 +60,10 @@ func (a *Auth) finishCallback(r *http.Request, q url.Values, t *transaction) (*s
 		return nil, "", fail(ErrInvalidCallback, errors.New("missing code"))
 	}
 	ctx := oidc.ClientContext(r.Context(), a.cfg.HTTPClient)
-	tok, err := m.oauth2.Exchange(ctx, code, oauth2.VerifierOption(t.verifier))
+	e := a.oidcTokenEndpoint(m)
+	tok, err := e.exchange(ctx, a.cfg.HTTPClient, code, a.cfg.RedirectURL, t.verifier, nil, a.cfg.Now())
 	if err != nil {
-		return nil, "", tokenError(err)
+		return nil, "", err
 	}
 	idt, claims, decoded, err := a.verifyIDToken(ctx, m, tok, t)
 	if err != nil {
@@ -117,23 +117,4 @@ func authorizationError(q url.Values) error {
 	default:
 		return fail(ErrAuthorization, pe)
 	}
-}
-
-// tokenError classifies a failed code redemption without keeping the
-// response body, which oauth2.RetrieveError prints and which must not reach
-// a log.
-func tokenError(err error) error {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return fail(ErrTokenEndpoint, err)
-	}
-	status := 0
-	if re.Response != nil {
-		status = re.Response.StatusCode
-	}
-	pe := newProviderError(re.ErrorCode, re.ErrorDescription, re.ErrorURI, status)
-	if re.ErrorCode == "invalid_grant" {
-		return fail(ErrCodeRejected, pe)
-	}
-	return fail(ErrTokenEndpoint, pe)
 }

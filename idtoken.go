@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 )
 
 // idClaims are the claims we read beyond go-oidc's checks.
@@ -31,8 +30,8 @@ type idClaims struct {
 // verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc checks
 // the algorithm, iss, aud and exp, go-jose the signature (through our key
 // set, internal/jose); we add nonce, sub, iat, azp and at_hash.
-func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *oauth2.Token, t *transaction) (*oidc.IDToken, json.RawMessage, *idClaims, error) {
-	raw, _ := tok.Extra("id_token").(string)
+func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *tokenResponse, t *transaction) (*oidc.IDToken, json.RawMessage, *idClaims, error) {
+	raw := tok.IDToken
 	if raw == "" {
 		return nil, nil, nil, fail(ErrInvalidIDToken, errors.New("token response has no id_token"))
 	}

@@ -17,6 +17,7 @@ type oauth2Client struct {
 	OAuth2Provider
 	callbackPath string
 	authorize    oauth2.Config // builds the authorization URL
+	token        tokenEndpoint
 }
 
 func newOAuth2Clients(cfg *Config) []*oauth2Client {
@@ -30,6 +31,8 @@ func newOAuth2Clients(cfg *Config) []*oauth2Client {
 			RedirectURL: p.RedirectURL,
 			Scopes:      strings.Fields(p.Scope),
 		}
+		c.token = tokenEndpoint{url: p.TokenEndpoint, clientID: p.ClientID, secret: p.ClientSecret,
+			auth: p.TokenEndpointAuthMethod, jwtAlg: p.ClientSecretJWTSigningAlgorithm, format: p.TokenEndpointResponseType}
 		out = append(out, c)
 	}
 	return out
@@ -137,20 +140,8 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 	if code == "" || len(q["code"]) != 1 {
 		return nil, "", fail(ErrInvalidCallback, errors.New("missing code"))
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {p.RedirectURL}}
-	if t.verifier != "" {
-		form.Set("code_verifier", t.verifier)
-	}
-	for k, v := range p.CustomConfig {
-		form.Set(k, v)
-	}
-	tok, err := p.tokenRequest(r.Context(), a.cfg.HTTPClient, form, a.cfg.Now())
+	tok, err := p.token.exchange(r.Context(), a.cfg.HTTPClient, code, p.RedirectURL, t.verifier, p.CustomConfig, a.cfg.Now())
 	if err != nil {
-		var pe *ProviderError
-		// GitHub says bad_verification_code where RFC 6749 says invalid_grant.
-		if errors.As(err, &pe) && (pe.Code == "invalid_grant" || pe.Code == "bad_verification_code") {
-			return nil, "", fail(ErrCodeRejected, pe)
-		}
 		return nil, "", err
 	}
 	prof, err := a.fetchProfile(r.Context(), p, tok.AccessToken)

@@ -11,7 +11,6 @@ import (
 	"hash"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -255,15 +254,15 @@ func TestClientAssertion(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	for _, alg := range []string{"HS256", "HS384", "HS512"} {
 		t.Run(alg, func(t *testing.T) {
-			p := &oauth2Client{OAuth2Provider: OAuth2Provider{ClientID: "client-1", ClientSecret: strings.Repeat("a-secret-", 8),
-				TokenEndpoint: "https://idp.example.com/token", ClientSecretJWTSigningAlgorithm: alg}}
+			p := &tokenEndpoint{clientID: "client-1", secret: strings.Repeat("a-secret-", 8),
+				url: "https://idp.example.com/token", jwtAlg: alg}
 			a1, err := p.clientAssertion(now)
 			if err != nil {
 				t.Fatal(err)
 			}
 			a2, _ := p.clientAssertion(now)
-			c := verifyHS(t, a1, alg, []byte(p.ClientSecret))
-			c2 := verifyHS(t, a2, alg, []byte(p.ClientSecret))
+			c := verifyHS(t, a1, alg, []byte(p.secret))
+			c2 := verifyHS(t, a2, alg, []byte(p.secret))
 			if c["iss"] != "client-1" || c["sub"] != "client-1" || c["aud"] != "https://idp.example.com/token" {
 				t.Errorf("claims %v", c)
 			}
@@ -294,7 +293,7 @@ func TestTokenResponseFormats(t *testing.T) {
 		{"GitHub form with refresh", "github-token-refresh.txt", form, TokenResponseQueryString, 200, "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
 			"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498", 28800, nil, ""},
 		{"JSON", "token.json", js, TokenResponseJSON, 200, "ya29.a0AfB_byC7xQ2kVd9e8cFq3Lm1nOp4RsTu5VwXyZ", "1//0gXk3Yz7Lm9QrStUv-L9IrWx2Yz", 3599, nil, ""},
-		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, "bad_verification_code"},
+		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrCodeRejected, "invalid_grant"},
 		{"RFC 6749 JSON error at a form provider", "token-error.json", js, TokenResponseQueryString, 401, "", "", 0, ErrTokenEndpoint, "invalid_client"},
 		{"JSON where form is configured", "token.json", js, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, ""},
 		{"form where JSON is configured", "github-token.txt", form, TokenResponseJSON, 200, "", "", 0, ErrTokenEndpoint, ""},
@@ -314,9 +313,8 @@ func TestTokenResponseFormats(t *testing.T) {
 				w.Write(body)
 			}))
 			defer srv.Close()
-			p := &oauth2Client{OAuth2Provider: OAuth2Provider{ClientID: "c", ClientSecret: "s", TokenEndpoint: srv.URL,
-				TokenEndpointAuthMethod: ClientSecretPost, TokenEndpointResponseType: tc.format}}
-			tr, err := p.tokenRequest(context.Background(), limitedClient(nil), url.Values{"grant_type": {"authorization_code"}}, time.Unix(1000, 0))
+			e := &tokenEndpoint{clientID: "c", secret: "s", url: srv.URL, auth: ClientSecretPost, format: tc.format}
+			tr, err := e.exchange(context.Background(), limitedClient(nil), "a-code", "https://app.example.com/callback", "", nil, time.Unix(1000, 0))
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)

@@ -11,7 +11,6 @@ import (
 	"unsafe"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 )
 
 // session is what a signed-in browser carries, encrypted. Its wire form is a
@@ -283,7 +282,7 @@ func (d *decoder) token() token {
 	}
 }
 
-func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, decoded *idClaims, tok *oauth2.Token) (*session, error) {
+func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, decoded *idClaims, tok *tokenResponse) (*session, error) {
 	user, sid, err := a.claimsUser(idt.Subject, claims, decoded)
 	if err != nil {
 		return nil, err
@@ -297,12 +296,10 @@ func (a *Auth) newSession(idt *oidc.IDToken, claims json.RawMessage, decoded *id
 		user:         user,
 		created:      now,
 		touched:      now,
-		idToken:      packToken(tok.Extra("id_token").(string)),
+		idToken:      packToken(tok.IDToken),
 		accessToken:  packToken(tok.AccessToken),
 		refreshToken: tok.RefreshToken,
-	}
-	if !tok.Expiry.IsZero() {
-		s.expiry = tok.Expiry.Unix()
+		expiry:       tok.expiry(now),
 	}
 	return s, nil
 }

@@ -6,10 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // Token revocation at sign-out (RFC 7009). Logto's own SDKs revoke the
@@ -27,30 +24,6 @@ const (
 	revocationTimeout      = 5 * time.Second
 	maxRevocationsInFlight = 64
 )
-
-// clientRequest is a POST of form to an endpoint of the OpenID provider,
-// authenticated as the client is at the code exchange (RFC 6749 §2.3.1;
-// RFC 7009 §2.1 asks the same of revocation requests).
-func (a *Auth) clientRequest(ctx context.Context, m *metadata, endpoint string, form url.Values) (*http.Request, error) {
-	basic := a.cfg.ClientSecret != "" && m.oauth2.Endpoint.AuthStyle != oauth2.AuthStyleInParams
-	if !basic {
-		form.Set("client_id", a.cfg.ClientID)
-		if a.cfg.ClientSecret != "" {
-			form.Set("client_secret", a.cfg.ClientSecret)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
-		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.cfg.ClientSecret))
-	}
-	return req, nil
-}
 
 // revokeTokens asks the provider to revoke s's refresh token, then its
 // access token while still valid, in the background. m is the provider's
@@ -96,9 +69,10 @@ func (a *Auth) revokeTokens(m *metadata, s *session) {
 // for a token the provider no longer knows (§2.2); the body is not read
 // beyond a little, and never logged.
 func (a *Auth) revokeToken(ctx context.Context, m *metadata, token, hint string) error {
-	req, err := a.clientRequest(ctx, m, m.revocation, url.Values{"token": {token}, "token_type_hint": {hint}})
+	e := a.oidcTokenEndpoint(m)
+	req, err := e.request(ctx, m.revocation, url.Values{"token": {token}, "token_type_hint": {hint}}, a.cfg.Now())
 	if err != nil {
-		return errors.New("oidcauth: revocation endpoint is not a valid URL")
+		return err
 	}
 	res, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {

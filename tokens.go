@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -237,73 +236,6 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, st *tokenState
 	}
 }
 
-// tokenResponse is a token endpoint's success or error answer (RFC 6749
-// §5.1, §5.2; OIDC Core §12.2).
-type tokenResponse struct {
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	RefreshToken string          `json:"refresh_token"`
-	ExpiresIn    json.RawMessage `json:"expires_in"`
-	IDToken      string          `json:"id_token"`
-	Scope        string          `json:"scope"`
-
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-	ErrorURI         string `json:"error_uri"`
-}
-
-// expiry is the access token's expiry in unix seconds, 0 when unknown.
-// expires_in is a number by the RFC, a string at some providers.
-func (t *tokenResponse) expiry(now int64) int64 {
-	raw := strings.Trim(string(t.ExpiresIn), `"`)
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return now + min(n, 1<<31)
-}
-
-// refreshGrant redeems a refresh token (RFC 6749 §6) with extra parameters
-// (an RFC 8707 resource, Logto's organization_id). The client
-// authenticates as at the code exchange. Errors never carry the response
-// body: a provider's error page may echo the request, refresh token
-// included.
-func (a *Auth) refreshGrant(ctx context.Context, m *metadata, refreshToken string, params url.Values) (*tokenResponse, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	for k, v := range params {
-		form[k] = v
-	}
-	req, err := a.clientRequest(ctx, m, m.oauth2.Endpoint.TokenURL, form)
-	if err != nil {
-		return nil, fail(ErrTokenEndpoint, errors.New("token endpoint is not a valid URL"))
-	}
-	res, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fail(ErrTokenEndpoint, err)
-	}
-	defer res.Body.Close()
-	var tr tokenResponse
-	decodeErr := json.NewDecoder(res.Body).Decode(&tr)
-	if res.StatusCode != http.StatusOK || tr.Error != "" {
-		pe := newProviderError(tr.Error, tr.ErrorDescription, tr.ErrorURI, res.StatusCode)
-		if decodeErr != nil || tr.Error == "" {
-			pe.Code = "" // not an OAuth error response: a proxy's page, a crash
-		}
-		if slices.Contains(refusalsOnRefresh, pe.Code) {
-			return nil, fail(ErrAccessDenied, pe)
-		}
-		return nil, fail(ErrTokenEndpoint, pe)
-	}
-	if decodeErr != nil {
-		return nil, fail(ErrTokenEndpoint, errors.New("token response is not a JSON object"))
-	}
-	return &tr, nil
-}
-
-// refusalsOnRefresh are token endpoint errors meaning the provider will
-// not issue this particular token; the session stays.
-var refusalsOnRefresh = []string{"access_denied", "invalid_target", "invalid_scope", "unauthorized_client"}
-
 // hashRefresh names a refresh token without keeping it.
 func hashRefresh(t string) [32]byte { return sha256.Sum256([]byte(t)) }
 
@@ -328,20 +260,14 @@ func (a *Auth) refresh(ctx context.Context, s *session, params url.Values) (*met
 		if p == nil {
 			return nil, nil, fail(ErrNotSignedIn, errors.New("the session's provider is no longer configured"))
 		}
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.refreshToken}}
-		resp, err := p.tokenRequest(ctx, a.cfg.HTTPClient, form, a.cfg.Now())
-		var pe *ProviderError
-		if errors.As(err, &pe) && pe.Code == "bad_refresh_token" {
-			// GitHub's name for RFC 6749's invalid_grant on a refresh: the
-			// refresh token is dead, and so is the session.
-			pe.Code = "invalid_grant"
-		}
+		resp, err := p.token.refresh(ctx, a.cfg.HTTPClient, s.refreshToken, nil, a.cfg.Now())
 		return nil, resp, err
 	}
 	m, err := a.discovery.get(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := a.refreshGrant(ctx, m, s.refreshToken, params)
+	e := a.oidcTokenEndpoint(m)
+	resp, err := e.refresh(ctx, a.cfg.HTTPClient, s.refreshToken, params, a.cfg.Now())
 	return m, resp, err
 }
