@@ -18,6 +18,7 @@ import (
 // chunks, junk) never survive it: the victim ends up in a fresh session of
 // their own, and the planted values are gone.
 func TestPlantedCookiesDoNotSurvive(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.SetUser(oidcauthtest.User{Subject: "attacker", Name: "Mallory"})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -47,6 +48,7 @@ func TestPlantedCookiesDoNotSurvive(t *testing.T) {
 // No single changed character, no cut, no value moved from another cookie
 // name and nothing sealed under a dropped key opens as a session.
 func TestSessionCookieForgeries(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	s, _, _ := typicalSession(t, time.Now())
 	good := a.codec.Seal(a.sessionCookie, s.marshal(nil))
@@ -95,6 +97,7 @@ func TestSessionCookieForgeries(t *testing.T) {
 // Every spelling of "somewhere else" in returnTo lands on the app's own
 // origin after a real sign-in.
 func TestOpenRedirectList(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	app, _ := url.Parse(f.app.URL)
 	for _, rt := range []string{
@@ -121,6 +124,7 @@ func TestOpenRedirectList(t *testing.T) {
 // Host and forwarding headers change no redirect: not the redirect URI, not
 // the challenge, not the landing page, not the sign-out target.
 func TestHostHeaderSpoofing(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	spoof := func(r *http.Request) {
 		r.Host = "evil.example"
@@ -177,6 +181,7 @@ func TestHostHeaderSpoofing(t *testing.T) {
 // Sign-out CSRF through the real handler: what another site can make a
 // browser send never signs the user out; the app's own pages do.
 func TestSignOutCSRF(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	for _, tc := range []struct {
 		name    string

@@ -77,6 +77,7 @@ func authzFlow(t *testing.T, resource bool, mutate func(*Config)) *flow {
 }
 
 func TestRequireRolesScopesOrganizations(t *testing.T) {
+	t.Parallel()
 	f := authzFlow(t, true, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 
@@ -137,6 +138,7 @@ func TestRequireRolesScopesOrganizations(t *testing.T) {
 // Requests without a session are answered as RequireAuth answers them, and
 // an outer RequireAuthAPI keeps its 401.
 func TestRequireSignedOut(t *testing.T) {
+	t.Parallel()
 	f := authzFlow(t, true, nil)
 	resp := f.get("/role/editor?x=1")
 	wantStatus(t, resp, http.StatusSeeOther)
@@ -163,6 +165,7 @@ func TestRequireSignedOut(t *testing.T) {
 // An opaque access token (no API resource at sign-in) grants no scope; the
 // ID token claims still authorize.
 func TestRequireScopeOpaqueAccessToken(t *testing.T) {
+	t.Parallel()
 	f := authzFlow(t, false, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	wantStatus(t, f.get("/scope/read"), http.StatusForbidden)
@@ -170,6 +173,7 @@ func TestRequireScopeOpaqueAccessToken(t *testing.T) {
 }
 
 func TestRequireUsesErrorHandler(t *testing.T) {
+	t.Parallel()
 	var got error
 	f := authzFlow(t, true, func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -188,6 +192,7 @@ func TestRequireUsesErrorHandler(t *testing.T) {
 
 // Claim's matching rules on each JSON type, without a provider.
 func TestClaimValues(t *testing.T) {
+	t.Parallel()
 	u := &User{claims: `{"s":"a b","n":2.5,"i":7,"t":true,"f":false,"z":null,"e":"","arr":["x",1,"y"],"empty":[],"obj":{"k":"v"},"esc\"aped":"q"}`}
 	cases := []struct {
 		name   string
@@ -283,6 +288,7 @@ func BenchmarkRequire(b *testing.B) {
 // Scope reads RFC 9068's space-separated "scope" and the "scp" claim some
 // providers issue instead, as an array or a string.
 func TestScopeClaimForms(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		claims map[string]any
@@ -326,6 +332,7 @@ func TestScopeClaimForms(t *testing.T) {
 // A plain OAuth 2.0 provider's profile never grants a role: its "roles"
 // field is that provider's, not the OpenID provider's.
 func TestRequireIgnoresOAuth2Profiles(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	gh.opts.Profile = map[string]any{"id": 42, "login": "octo", "roles": []string{"admin"}, "organizations": []string{"org-1"}}
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)

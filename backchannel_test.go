@@ -50,6 +50,7 @@ func (f *flow) logoutToken(o oidcauthtest.LogoutTokenOptions) string {
 }
 
 func TestBackChannelLogoutBySID(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	s := f.currentSession()
@@ -89,6 +90,7 @@ func TestBackChannelLogoutBySID(t *testing.T) {
 // A token with sub and no sid ends every session of that user, in every
 // browser, and none of another user's.
 func TestBackChannelLogoutBySubject(t *testing.T) {
+	t.Parallel()
 	a := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, a.signIn("/sign-in"), http.StatusSeeOther)
 	// A second browser of the same user, on the same app.
@@ -114,6 +116,7 @@ func TestBackChannelLogoutBySubject(t *testing.T) {
 }
 
 func TestBackChannelLogoutRejects(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	s := f.currentSession()
@@ -206,6 +209,7 @@ func TestBackChannelLogoutRejects(t *testing.T) {
 // Sign-out revokes the session: a copy of its cookie taken before is
 // refused afterwards.
 func TestSignOutRevokesCopies(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
@@ -221,6 +225,7 @@ func TestSignOutRevokesCopies(t *testing.T) {
 }
 
 func TestMemoryRevocations(t *testing.T) {
+	t.Parallel()
 	m := NewMemoryRevocations()
 	ctx := context.Background()
 	at := time.Unix(1_000_000, 0)
@@ -290,6 +295,7 @@ func newJar() *cookiejar.Jar {
 // A back-channel logout speaks for the OpenID provider: a subject it names
 // never ends the session of a plain OAuth 2.0 user with the same id.
 func TestBackChannelLogoutLeavesOAuth2Sessions(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
@@ -302,6 +308,7 @@ func TestBackChannelLogoutLeavesOAuth2Sessions(t *testing.T) {
 
 // An app with only plain OAuth 2.0 providers has no back-channel endpoint.
 func TestNoBackChannelWithoutIssuer(t *testing.T) {
+	t.Parallel()
 	for _, oidc := range []bool{true, false} {
 		f := newOAuth2Flow(t, oidc, []*fake{github()}, nil)
 		mux := http.NewServeMux()
@@ -331,6 +338,7 @@ func (f *failingRevocations) Revoke(ctx context.Context, r Revocation) error {
 // A logout that could not be recorded answers 500, and the provider's
 // retry of the same token is taken, not refused as a replay.
 func TestBackChannelLogoutRetryAfterFailure(t *testing.T) {
+	t.Parallel()
 	store := &failingRevocations{MemoryRevocations: NewMemoryRevocations(), failures: 1}
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -347,6 +355,7 @@ func TestBackChannelLogoutRetryAfterFailure(t *testing.T) {
 // A refresh of the provider's metadata keeps the cached signing keys:
 // they work through a JWKS outage that outlasts the metadata's lifetime.
 func TestMetadataRefreshKeepsKeys(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	old := f.auth.discovery.cached()

@@ -10,6 +10,7 @@ import (
 // SESSION_SECRET and offer only plain OAuth 2.0 providers: a session
 // signed in on one is foreign to the other.
 func TestOAuth2OnlyCookiesBoundToDeployment(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	staging := newOAuth2Flow(t, false, []*fake{gh}, nil)
 	wantStatus(t, staging.get(staging.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
@@ -44,6 +45,7 @@ func TestOAuth2OnlyCookiesBoundToDeployment(t *testing.T) {
 // A provider configured anew under the same name with other endpoints
 // (GitHub Enterprise instead of GitHub) does not inherit the sessions.
 func TestOAuth2SessionBoundToProviderEndpoints(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, false, []*fake{gh}, nil)
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)

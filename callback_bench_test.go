@@ -176,6 +176,7 @@ func BenchmarkCallback(b *testing.B) {
 // A real sign-in of the typical Logto user fits in one cookie of at most
 // 3.2 KB, with every token in it.
 func TestTypicalSignIn(t *testing.T) {
+	t.Parallel()
 	a, _, _, cb := logtoSignIn(t)
 	w := &statusWriter{h: http.Header{}}
 	a.CallbackHandler().ServeHTTP(w, cb)
@@ -199,6 +200,7 @@ func TestTypicalSignIn(t *testing.T) {
 
 // Sign-ins after the first reuse the provider's metadata and keys.
 func TestCallbackFetchesMetadataOnce(t *testing.T) {
+	t.Parallel()
 	a, idp, _, cb := logtoSignIn(t)
 	h := a.CallbackHandler()
 	for i := range 3 {

@@ -43,6 +43,7 @@ func (f *flow) assertFailedCleanly(t *testing.T, resp *http.Response, page strin
 }
 
 func TestCallbackStateRejects(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	cb := f.startSignIn("/sign-in")
 	q := cb.Query()
@@ -115,6 +116,7 @@ func TestCallbackStateRejects(t *testing.T) {
 // A repeated iss or code parameter is refused before anything is redeemed:
 // which copy a component reads is a classic parser-differential.
 func TestCallbackRepeatedParameters(t *testing.T) {
+	t.Parallel()
 	for _, param := range []string{"iss", "code"} {
 		t.Run(param, func(t *testing.T) {
 			f := newFlow(t, oidcauthtest.Options{}, nil)
@@ -134,6 +136,7 @@ func TestCallbackRepeatedParameters(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	for _, tc := range []struct{ method, path string }{{"POST", "/sign-in"}, {"POST", "/callback"}, {"PUT", "/sign-out"}} {
 		resp := f.do(tc.method, tc.path, nil)
@@ -148,6 +151,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // 503 and the app keeps serving; when it is back sign-in works with no
 // restart.
 func TestProviderDownThenBack(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryStatus: http.StatusServiceUnavailable})
 	resp := f.get("/sign-in")
@@ -178,6 +182,7 @@ func TestProviderDownThenBack(t *testing.T) {
 }
 
 func TestDiscoveryIssuerMismatch(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryIssuer: "https://evil.example"})
 	wantStatus(t, f.get("/sign-in"), http.StatusServiceUnavailable)
@@ -186,6 +191,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 // Tampered, foreign, expired and idle sessions are "signed out": a redirect,
 // never a 5xx; the bad cookie is cleared.
 func TestSessionValidity(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	good := f.cookie(f.auth.sessionCookie)
@@ -234,6 +240,7 @@ func TestSessionValidity(t *testing.T) {
 }
 
 func TestSessionLifetimes(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.SessionIdleTimeout = 8 * time.Hour
 		c.SessionMaxAge = 24 * time.Hour
@@ -292,6 +299,7 @@ func TestSessionLifetimes(t *testing.T) {
 }
 
 func TestKeyRotationAcrossRestart(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	r, _ := http.NewRequest("GET", f.app.URL, nil)
@@ -320,6 +328,7 @@ func TestKeyRotationAcrossRestart(t *testing.T) {
 // login_required and so sign the user out. A failure after the code was
 // issued still ends it.
 func TestCallbackFailureAndEarlierSession(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Prompt = "none" })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	for _, m := range []oidcauthtest.Misbehavior{{AuthorizeError: "login_required"}, {AuthorizeError: "access_denied"}} {

@@ -41,9 +41,16 @@ type Config struct {
 	PostLogoutRedirectURL string
 
 	// Scopes requested at sign-in. Default: openid, profile, email,
-	// offline_access (the last gives a refresh token). "openid" is added
-	// when missing.
+	// offline_access (the last gives a refresh token). As Logto's SDKs do,
+	// openid, offline_access and profile are added to a list that lacks
+	// them, so a custom list (["roles"], say) keeps the refresh token and
+	// the user's name; set ExactScopes to send the list as it is.
 	Scopes []string
+	// ExactScopes sends Scopes as given, adding only "openid": for a
+	// provider that refuses offline_access (Google, which issues refresh
+	// tokens through AuthParams access_type=offline instead) or to sign in
+	// without a refresh token.
+	ExactScopes bool
 	// Prompt is the OIDC prompt parameter sent at sign-in. Default:
 	// "consent" when Scopes holds offline_access (Logto, like
 	// node-oidc-provider, issues a refresh token only then), none otherwise.
@@ -204,10 +211,17 @@ func (c *Config) normalize() error {
 	if len(c.Scopes) == 0 {
 		c.Scopes = []string{"openid", "profile", "email", "offline_access"}
 	} else {
-		c.Scopes = slices.Clone(c.Scopes)
-		if !slices.Contains(c.Scopes, "openid") {
-			c.Scopes = append([]string{"openid"}, c.Scopes...)
+		implied := []string{"openid", "offline_access", "profile"} // Logto's SDKs' order
+		if c.ExactScopes {
+			implied = implied[:1]
 		}
+		var scopes []string
+		for _, sc := range append(implied, c.Scopes...) {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+		c.Scopes = scopes
 	}
 	if c.Prompt == "" && slices.Contains(c.Scopes, "offline_access") {
 		c.Prompt = "consent"

@@ -22,6 +22,7 @@ func validEnv() map[string]string {
 }
 
 func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
 	m := validEnv()
 	m["BASE_URL"] = "https://app.example.com/"
 	m["SESSION_SECRET_PREVIOUS"] = strings.Repeat("p", 32)
@@ -56,6 +57,7 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 func TestConfigFromEnvExplains(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		edit map[string]string

@@ -21,6 +21,7 @@ func validConfig() Config {
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		mutate func(*Config)
@@ -56,6 +57,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	cfg := validConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
@@ -81,7 +83,7 @@ func TestNewDefaults(t *testing.T) {
 
 	local := validConfig()
 	local.Issuer, local.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"
-	local.Scopes = []string{"profile"}
+	local.Scopes, local.ExactScopes = []string{"profile"}, true
 	b, err := New(local)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +97,7 @@ func TestNewDefaults(t *testing.T) {
 }
 
 func TestInsecureAllowHTTPWarns(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	cfg := validConfig()
 	cfg.Issuer = "http://keycloak:8080/realms/app"
@@ -109,6 +112,7 @@ func TestInsecureAllowHTTPWarns(t *testing.T) {
 }
 
 func TestResponseSizeLimit(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := maxResponseBytes
 		if r.URL.Path == "/big" {
@@ -135,6 +139,7 @@ func TestResponseSizeLimit(t *testing.T) {
 }
 
 func TestWantsJSON(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		headers map[string]string
@@ -162,6 +167,7 @@ func TestWantsJSON(t *testing.T) {
 }
 
 func TestRequestSite(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, func(c *Config) { c.RedirectURL = "https://App.Example.com:443/callback" })
 	for _, tc := range []struct {
 		name    string

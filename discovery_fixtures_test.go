@@ -164,6 +164,7 @@ func newRealDiscoveryAuth(t *testing.T, srv *httptest.Server, issuer string) *Au
 // publish and checks what it reads from each, then that it refuses one whose
 // issuer is not the configured one.
 func TestRealDiscoveryDocuments(t *testing.T) {
+	t.Parallel()
 	for _, tt := range realDiscoveries {
 		t.Run(strings.TrimSuffix(tt.file, ".json"), func(t *testing.T) {
 			srv, issuer, served := serveRealDiscovery(t, tt.file, tt.issuer, nil)

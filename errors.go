@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/oidcauth/oidcauth/internal/cookie"
 )
@@ -134,7 +135,8 @@ func (f *failure) Error() string {
 	if f.cause == nil {
 		return f.kind.Error()
 	}
-	return f.kind.Error() + ": " + f.cause.Error()
+	// One "oidcauth:" per line: the cause's own prefix goes.
+	return f.kind.Error() + ": " + strings.TrimPrefix(f.cause.Error(), "oidcauth: ")
 }
 
 func (f *failure) Unwrap() []error {
@@ -245,7 +247,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(status)
-	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{http.StatusText(status), phrase, "/"})
+	title := http.StatusText(status)
+	if errors.Is(err, ErrAccessDenied) {
+		// The user's own cancel (RFC 6749 §4.1.2.1 access_denied) is no
+		// fault; any other refusal is the provider's or the app's.
+		title = "Sign-in refused"
+		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.Code == "access_denied" {
+			title, phrase = "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."
+		}
+	}
+	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{title, phrase, "/"})
 }
 
 func errorCode(status int) string {

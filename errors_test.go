@@ -13,6 +13,7 @@ import (
 )
 
 func TestErrorStatus(t *testing.T) {
+	t.Parallel()
 	pe := &ProviderError{Code: "access_denied"}
 	for _, tc := range []struct {
 		err  error
@@ -45,6 +46,7 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	hostile := fail(ErrAccessDenied, &ProviderError{Code: "access_denied", Description: "<script>alert(1)</script>"})
 
 	rec := httptest.NewRecorder()
@@ -56,7 +58,7 @@ func TestWriteError(t *testing.T) {
 	if strings.Contains(page, "<script>") || strings.Contains(page, "alert") {
 		t.Errorf("page shows the provider's text: %s", page)
 	}
-	if !strings.Contains(page, "Sign-in was cancelled or refused.") {
+	if !strings.Contains(page, "The sign-in was cancelled, so you are not signed in.") {
 		t.Errorf("page lacks the fixed phrase: %s", page)
 	}
 	for _, h := range []string{"Cache-Control", "X-Content-Type-Options", "Content-Security-Policy"} {
@@ -76,6 +78,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestCustomErrorHandler(t *testing.T) {
+	t.Parallel()
 	var got error
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -98,6 +101,7 @@ func TestCustomErrorHandler(t *testing.T) {
 // Error codes come from the query string of a callback anyone can forge;
 // only RFC 6749's character set reaches Error() and so the logs.
 func TestProviderErrorCodeSanitised(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[string]string{
 		"access_denied":                "access_denied",
 		"evil\nlevel=ERROR msg=forged": "malformed_error_code",
@@ -110,6 +114,36 @@ func TestProviderErrorCodeSanitised(t *testing.T) {
 		}
 	}
 	if got := newProviderError("invalid_grant", "", "", 400).Error(); got != "oidcauth: provider error invalid_grant (HTTP 400)" {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
+// A cancel at the provider reads as a cancel, a refusal as a refusal, not
+// as the status text "Forbidden".
+func TestRefusalPageTitles(t *testing.T) {
+	for _, tc := range []struct {
+		err          error
+		title, about string
+	}{
+		{fail(ErrAccessDenied, &ProviderError{Code: "access_denied"}), "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."},
+		{fail(ErrAccessDenied, &ProviderError{Code: "login_required"}), "Sign-in refused", "Sign-in was cancelled or refused."},
+		{fail(ErrAccessDenied, errors.New("no local account")), "Sign-in refused", "Sign-in was cancelled or refused."},
+		{fail(ErrCodeRejected, nil), "Bad Request", "The sign-in could not be completed. Please sign in again."},
+	} {
+		rec := httptest.NewRecorder()
+		writeError(rec, httptest.NewRequest("GET", "/callback", nil), tc.err)
+		page := rec.Body.String()
+		if !strings.Contains(page, `<h1 id="error-title">`+tc.title+`</h1>`) || !strings.Contains(page, tc.about) {
+			t.Errorf("%v: page\n%s", tc.err, page)
+		}
+	}
+}
+
+// An error names the library once: "oidcauth: access denied: provider
+// error access_denied", not "…: oidcauth: provider error …".
+func TestErrorPrefixOnce(t *testing.T) {
+	err := fail(ErrAccessDenied, newProviderError("access_denied", "", "", 0))
+	if got := err.Error(); got != "oidcauth: access denied: provider error access_denied" {
 		t.Errorf("Error() = %q", got)
 	}
 }

@@ -32,6 +32,7 @@ func randomKidToken() string {
 // fetch per cooldown, however many arrive and however concurrently; a
 // sign-in with the real key keeps working meanwhile.
 func TestUnknownKeyFlood(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	m, err := f.auth.discovery.get(context.Background())
@@ -72,6 +73,7 @@ func TestUnknownKeyFlood(t *testing.T) {
 // While the JWKS endpoint fails, cached keys keep verifying; a new key
 // waits for the endpoint to come back and the cooldown to pass.
 func TestJWKSFailingCachedKeysWork(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{JWKSStatus: http.StatusInternalServerError})
@@ -88,6 +90,7 @@ func TestJWKSFailingCachedKeysWork(t *testing.T) {
 // Until a first JWKS loads, a failed fetch is retried after
 // jose.RetryInterval, not after the full cooldown.
 func TestJWKSDownAtFirstSignIn(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{JWKSStatus: http.StatusServiceUnavailable})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
@@ -105,6 +108,7 @@ func TestJWKSDownAtFirstSignIn(t *testing.T) {
 // answers 503 at once, the app serves, and once the provider listens
 // sign-in works with no restart.
 func TestProviderUnreachableAtStart(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +250,7 @@ func signInWith(c *http.Client, app string) (int, error) {
 // Provider responses over 1 MiB are cut off and refused, whichever
 // endpoint sends them.
 func TestHugeProviderResponses(t *testing.T) {
+	t.Parallel()
 	huge := strings.Repeat("x", maxResponseBytes+1)
 	for _, tc := range []struct {
 		name   string
@@ -282,6 +287,7 @@ func (f *flow) getLocation(resp *http.Response) string {
 // A thousand signed-in users at once: each request sees its own user, under
 // the race detector.
 func TestManyConcurrentUsers(t *testing.T) {
+	t.Parallel()
 	const users = 1000
 	a := testAuth(t, nil)
 	now := time.Now()
@@ -321,6 +327,7 @@ func TestManyConcurrentUsers(t *testing.T) {
 // A burst of sign-ins from many browsers at once: every one completes with
 // its own session.
 func TestSignInBurst(t *testing.T) {
+	t.Parallel()
 	const browsers = 50
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	ids := make(chan string, browsers)
@@ -369,6 +376,7 @@ func TestSignInBurst(t *testing.T) {
 // by default, documented on Config.ClockSkew); beyond it, tokens are
 // refused. A larger ClockSkew admits larger differences.
 func TestClockSkew(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		ahead  time.Duration // the provider's clock against ours

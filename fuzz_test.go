@@ -134,6 +134,9 @@ func FuzzCallbackQuery(f *testing.F) {
 		writeError(rec, httptest.NewRequest("GET", "/callback", nil), fail(e.err, nil))
 		fixedPages[rec.Body.String()] = true
 	}
+	cancel := httptest.NewRecorder() // the user's own cancel has a page of its own
+	writeError(cancel, httptest.NewRequest("GET", "/callback", nil), fail(ErrAccessDenied, &ProviderError{Code: "access_denied"}))
+	fixedPages[cancel.Body.String()] = true
 	for _, s := range []string{
 		"state=STATE&iss=ISS&code=abc",
 		"state=STATE&iss=ISS&error=access_denied&error_description=%3Cscript%3E",

@@ -16,6 +16,7 @@ import (
 )
 
 func TestSignInFlow(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 
 	// Anonymous navigation: redirect to sign-in with returnTo.
@@ -87,6 +88,7 @@ func TestSignInFlow(t *testing.T) {
 }
 
 func TestUserClaimsAndIsAuthenticated(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{
 		Subject: "u-42", Name: "Ada <Lovelace>", Email: "ada@example.com", EmailVerified: true,
 		Username: "ada", Extra: map[string]any{"roles": []string{"admin"}},
@@ -119,6 +121,7 @@ func TestUserClaimsAndIsAuthenticated(t *testing.T) {
 }
 
 func TestAPIChallenge(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	for _, tc := range []struct {
 		path   string
@@ -143,6 +146,7 @@ func TestAPIChallenge(t *testing.T) {
 }
 
 func TestSignOut(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	idToken := f.auth.readSessionForTest(t, f)
@@ -211,6 +215,7 @@ func TestSignOut(t *testing.T) {
 // Under a prefix, the three paths come from the configuration and the
 // confirmation page posts back where it was served.
 func TestMountUnderPrefix(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	a := testAuth(t, func(c *Config) {
 		*c = f.auth.cfg
@@ -242,6 +247,7 @@ func TestMountUnderPrefix(t *testing.T) {
 }
 
 func TestSignOutWithoutEndSession(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{NoEndSession: true})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -271,6 +277,7 @@ func (a *Auth) readSessionForTest(t *testing.T, f *flow) string {
 }
 
 func TestSignInOptions(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.AuthParams = map[string]string{"identifier": "email"} })
 	f.startSignIn("/sign-in?first_screen=register&login_hint=ada%40example.com&interaction_mode=signUp&prompt=none&state=x")
 	q := f.idp.LastAuthorizeRequest()
@@ -305,6 +312,7 @@ func TestSignInOptions(t *testing.T) {
 }
 
 func TestOpenRedirectThroughFlow(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	for _, rt := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "%2F%2Fevil.example", "javascript:alert(1)"} {
 		resp := f.signIn("/sign-in?returnTo=" + url.QueryEscape(rt))
@@ -319,6 +327,7 @@ func TestOpenRedirectThroughFlow(t *testing.T) {
 // The redirect URI comes from the configuration, whatever Host and
 // forwarding headers say.
 func TestRedirectURIIgnoresHostHeaders(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	resp := f.do("GET", "/sign-in", http.Header{"X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"http"}, "Forwarded": {"host=evil.example"}})
 	wantStatus(t, resp, http.StatusSeeOther)
@@ -329,6 +338,7 @@ func TestRedirectURIIgnoresHostHeaders(t *testing.T) {
 
 // Several tabs may sign in at once; the pending transactions stay bounded.
 func TestConcurrentSignInsAndBound(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	first := f.startSignIn("/sign-in?returnTo=/one")
 	f.clock.Advance(time.Second)
@@ -362,6 +372,7 @@ func TestConcurrentSignInsAndBound(t *testing.T) {
 
 // Expired pending sign-ins are cleared at the next sign-in.
 func TestExpiredTransactionsEvicted(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.startSignIn("/sign-in")
 	f.clock.Advance(txLifetime + time.Second)
@@ -380,6 +391,7 @@ func TestExpiredTransactionsEvicted(t *testing.T) {
 
 // Signing in replaces any session the browser had (no fixation).
 func TestSessionFixation(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	before := f.cookie(f.auth.sessionCookie)
@@ -408,6 +420,7 @@ func (f *flow) sessionID() string {
 }
 
 func TestOnSignIn(t *testing.T) {
+	t.Parallel()
 	deny := errors.New("not on the allow list")
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.OnSignIn = func(ctx context.Context, u *User) error {
@@ -440,6 +453,7 @@ func TestOnSignIn(t *testing.T) {
 }
 
 func TestHTTPLocalhostCookies(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, func(c *Config) {
 		c.Issuer, c.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"
 	})
@@ -457,6 +471,7 @@ func TestHTTPLocalhostCookies(t *testing.T) {
 // Signed-in responses default to private, no-store; a handler's own
 // Cache-Control wins; anonymous optional-auth pages are left alone.
 func TestSignedInResponsesNotCached(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.app.Config.Handler.(*http.ServeMux).Handle("/cached", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, max-age=60")
@@ -484,6 +499,7 @@ func TestSignedInResponsesNotCached(t *testing.T) {
 // put in the context never passes the other's RequireAuth, and the other's
 // own session still does.
 func TestTwoAuthsKeepTheirSessions(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil) // customers
 	staffIdP := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "staff-secret", User: oidcauthtest.User{Subject: "staff-1", Name: "Staff"}})
 	staff, err := New(Config{

@@ -84,6 +84,7 @@ func claims(edit func(c map[string]any)) oidcauthtest.Misbehavior {
 // Userinfo is configured, so a check that let a bad token through would
 // show up as a userinfo call.
 func TestHostileProvider(t *testing.T) {
+	t.Parallel()
 	tokenOnly := map[string]int{"token": 1}
 	nothing := map[string]int{}
 	signedIn := map[string]int{"token": 1, "userinfo": 1}

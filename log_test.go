@@ -44,6 +44,7 @@ func findEvent(t *testing.T, events []map[string]any, name string) map[string]an
 // and a sign-out log one structured event each, and no token, code, secret
 // or cookie value reaches the log.
 func TestLogEventsWithoutSecrets(t *testing.T) {
+	t.Parallel()
 	logs := &lockedBuffer{}
 	const secret = "client-secret-4c1f9a0e7b"
 	f := newFlow(t, oidcauthtest.Options{
@@ -128,6 +129,7 @@ func TestLogEventsWithoutSecrets(t *testing.T) {
 }
 
 func TestErrorReason(t *testing.T) {
+	t.Parallel()
 	for _, e := range errorStatuses {
 		wrapped := fail(e.err, &ProviderError{Code: "x"})
 		if got := ErrorReason(wrapped); got != e.reason {

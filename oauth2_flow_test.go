@@ -96,6 +96,7 @@ func (f *flow) user() *User {
 }
 
 func TestOAuth2GitHubLikeSignIn(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, false, []*fake{gh}, nil)
 	back := f.startAt("/sign-in?returnTo=/profile")
@@ -158,6 +159,7 @@ func TestOAuth2GitHubLikeSignIn(t *testing.T) {
 }
 
 func TestOAuth2ClientAuthMethods(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		method AuthMethod
 		alg    string
@@ -198,6 +200,7 @@ func TestOAuth2ClientAuthMethods(t *testing.T) {
 // TestOAuth2ClientAuthMismatch: a provider that takes one method refuses
 // another, and the sign-in fails with 502 and no session.
 func TestOAuth2ClientAuthMismatch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		fakeOpts  oidcauthtest.OAuth2Options
@@ -222,6 +225,7 @@ func TestOAuth2ClientAuthMismatch(t *testing.T) {
 }
 
 func TestOAuth2Misbehaviour(t *testing.T) {
+	t.Parallel()
 	big := `{"id":1,"pad":"` + strings.Repeat("x", maxProfileBytes) + `"}`
 	huge := `{"id":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`
 	cases := []struct {
@@ -291,6 +295,7 @@ func TestOAuth2Misbehaviour(t *testing.T) {
 // TestOAuth2MixUp: a response meant for one provider is never redeemed by
 // another, whichever callback it is delivered to.
 func TestOAuth2MixUp(t *testing.T) {
+	t.Parallel()
 	gh, other := github(), &fake{cfg: OAuth2Provider{Name: "gitlab"}}
 	f := newOAuth2Flow(t, true, []*fake{gh, other}, nil)
 
@@ -324,6 +329,7 @@ func TestOAuth2MixUp(t *testing.T) {
 // TestOIDCAndOAuth2SideBySide: Logto-style OIDC and GitHub-style OAuth 2.0
 // in one app; each session remembers its provider and signs out its way.
 func TestOIDCAndOAuth2SideBySide(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 
@@ -354,6 +360,7 @@ func TestOIDCAndOAuth2SideBySide(t *testing.T) {
 }
 
 func TestOAuth2OnlyApp(t *testing.T) {
+	t.Parallel()
 	t.Run("one provider is the default", func(t *testing.T) {
 		gh := github()
 		f := newOAuth2Flow(t, false, []*fake{gh}, nil)
@@ -391,6 +398,7 @@ func TestOAuth2OnlyApp(t *testing.T) {
 }
 
 func TestOAuth2AccessTokenRefresh(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	gh.opts.RefreshTokens = true
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
@@ -439,6 +447,7 @@ func TestOAuth2AccessTokenRefresh(t *testing.T) {
 // TestOAuth2AccessTokenWithoutRefresh: a token without a stated expiry
 // (GitHub OAuth apps') is returned as it is, without a token call.
 func TestOAuth2AccessTokenWithoutRefresh(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	var got []string
@@ -459,6 +468,7 @@ func TestOAuth2AccessTokenWithoutRefresh(t *testing.T) {
 }
 
 func TestOAuth2FetchUserInfo(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	var u *User
@@ -482,6 +492,7 @@ func TestOAuth2FetchUserInfo(t *testing.T) {
 // TestOAuth2ProviderRemovedEndsSessions: a session of a provider taken out
 // of the configuration is no session.
 func TestOAuth2ProviderRemovedEndsSessions(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
@@ -505,6 +516,7 @@ func TestOAuth2ProviderRemovedEndsSessions(t *testing.T) {
 }
 
 func TestOAuth2OnSignInKeepsIdentity(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, func(c *Config) {
 		c.OnSignIn = func(_ context.Context, u *User) error {
@@ -521,6 +533,7 @@ func TestOAuth2OnSignInKeepsIdentity(t *testing.T) {
 // TestOAuth2LargeProfileFits: a profile near the 16 KiB limit still fits
 // the session's cookies, so the limit refuses before cookies would.
 func TestOAuth2LargeProfileFits(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	// Random-looking text, as a profile's URLs and hashes are: it does not

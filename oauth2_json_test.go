@@ -13,6 +13,7 @@ const connectorBase = `"authorizationEndpoint":"https://idp.example.com/authoriz
 // matches case-insensitively, which would let "ClientID" or "Scope" beside
 // clientId/scope take over the real fields.
 func TestConnectorJSONKeysMatchExactly(t *testing.T) {
+	t.Parallel()
 	p, err := ParseOAuth2Provider("p", []byte(`{`+connectorBase+`,
 		"clientId":"real","ClientID":"shadow","CLIENTID":"shadow2",
 		"Scope":"admin","TokenEndpointAuthMethod":"client_secret_basic","tokenendpointresponsetype":"json",
@@ -36,6 +37,7 @@ func TestConnectorJSONKeysMatchExactly(t *testing.T) {
 // login-hint → login_hint); so does New, and it refuses two keys that meet
 // in one name, or a key that becomes a parameter the library controls.
 func TestCustomConfigKeysSnakeCased(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"accessType": "access_type", "login-hint": "login_hint", "allow_signup": "allow_signup", "prompt": "prompt",
 		"ABTest": "ab_test", "version2Beta": "version2_beta", "a.b c": "a_b_c", "__x__": "x", "userID": "user_id",

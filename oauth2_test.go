@@ -37,6 +37,7 @@ func oauth2Auth(t *testing.T, ps ...OAuth2Provider) (*Auth, error) {
 }
 
 func TestLogtoConnectorJSONLoadsUnchanged(t *testing.T) {
+	t.Parallel()
 	p, err := ParseOAuth2Provider("github", readTestdata(t, "logto-github-connector.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +75,7 @@ func TestLogtoConnectorJSONLoadsUnchanged(t *testing.T) {
 }
 
 func TestOAuth2DefaultsAreLogtos(t *testing.T) {
+	t.Parallel()
 	p, err := ParseOAuth2Provider("min", []byte(`{"authorizationEndpoint":"https://idp.example.com/authorize","tokenEndpoint":"https://idp.example.com/token",
 		"userInfoEndpoint":"https://idp.example.com/me","clientId":"c","clientSecret":"s","someFieldLogtoAdds":true}`))
 	if err != nil {
@@ -91,6 +93,7 @@ func TestOAuth2DefaultsAreLogtos(t *testing.T) {
 }
 
 func TestParseOAuth2ProviderRefuses(t *testing.T) {
+	t.Parallel()
 	for name, in := range map[string]string{
 		"not JSON":            `authorizationEndpoint=x`,
 		"profileMap a number": `{"profileMap":{"id":7}}`,
@@ -106,6 +109,7 @@ func TestParseOAuth2ProviderRefuses(t *testing.T) {
 }
 
 func TestOAuth2ConfigErrors(t *testing.T) {
+	t.Parallel()
 	good := func() OAuth2Provider {
 		return OAuth2Provider{
 			Name: "github", AuthorizationEndpoint: "https://gh.example.com/authorize", TokenEndpoint: "https://gh.example.com/token",
@@ -167,6 +171,7 @@ func TestOAuth2ConfigErrors(t *testing.T) {
 }
 
 func TestOAuth2ProviderRedactsSecret(t *testing.T) {
+	t.Parallel()
 	p := OAuth2Provider{Name: "github", ClientSecret: "hunter2-secret"}
 	var b strings.Builder
 	for _, s := range []string{p.String(), p.LogValue().String()} {
@@ -178,6 +183,7 @@ func TestOAuth2ProviderRedactsSecret(t *testing.T) {
 }
 
 func TestMapProfile(t *testing.T) {
+	t.Parallel()
 	github := readTestdata(t, "github-user.json")
 	nested := readTestdata(t, "nested-profile.json")
 	cases := []struct {
@@ -251,6 +257,7 @@ func verifyHS(t *testing.T, jwt, alg string, key []byte) map[string]any {
 }
 
 func TestClientAssertion(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_750_000_000, 0)
 	for _, alg := range []string{"HS256", "HS384", "HS512"} {
 		t.Run(alg, func(t *testing.T) {
@@ -279,6 +286,7 @@ func TestClientAssertion(t *testing.T) {
 // TestTokenResponseFormats feeds real providers' token responses to the
 // token request, in each configured format.
 func TestTokenResponseFormats(t *testing.T) {
+	t.Parallel()
 	const form, js = "application/x-www-form-urlencoded; charset=utf-8", "application/json; charset=utf-8"
 	cases := []struct {
 		name, file, contentType string
@@ -348,6 +356,7 @@ func TestTokenResponseFormats(t *testing.T) {
 }
 
 func TestOAuth2SessionRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := &session{
 		id: "0123456789abcdef", provider: "github", created: 100, touched: 200, expiry: 300,
 		user: User{Subject: "583231", Name: "Octo Dev", Email: "octo@example.com", Picture: "https://a.example.com/p.png",

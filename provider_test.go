@@ -14,6 +14,7 @@ import (
 )
 
 func TestAuthStyle(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		secret  string
@@ -35,6 +36,7 @@ func TestAuthStyle(t *testing.T) {
 
 // Concurrent first requests share one discovery fetch.
 func TestDiscoverySingleFlight(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	var wg sync.WaitGroup
 	for range 20 {
@@ -68,6 +70,7 @@ func TestDiscoverySingleFlight(t *testing.T) {
 // Discover reports an unreachable provider without blocking past its
 // context.
 func TestDiscoverUnavailable(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryStatus: http.StatusInternalServerError})
 	err := f.auth.Discover(context.Background())
@@ -80,6 +83,7 @@ func TestDiscoverUnavailable(t *testing.T) {
 // signing-key rotation between sign-ins is picked up with one JWKS refetch,
 // with no restart.
 func TestSigningKeys(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{SigningAlg: "ES384"}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	if !f.signedIn() {
@@ -103,6 +107,7 @@ func TestSigningKeys(t *testing.T) {
 // nothing is sent to an http endpoint and no javascript: URL becomes a
 // redirect.
 func TestDiscoveryEndpointsChecked(t *testing.T) {
+	t.Parallel()
 	for field, value := range map[string]string{
 		"token_endpoint":         "http://idp.example/token",
 		"authorization_endpoint": "http://idp.example/auth",
@@ -124,6 +129,7 @@ func TestDiscoveryEndpointsChecked(t *testing.T) {
 // A redirect from the token endpoint is not followed: the code, verifier
 // and secret never reach its target.
 func TestTokenRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	trap := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer trap.Close()

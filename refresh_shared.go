@@ -49,7 +49,7 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 		// Outcomes adopted on the way are saved even when the request then
 		// fails, so the browser stops carrying a spent refresh token.
 		if n := st.snapshot(); adopted && (n == nil || !n.ended) {
-			a.saveCaughtUp(w, r, s, true)
+			a.saveRefreshed(w, r, st, s)
 		}
 	}()
 	for range maxOutcomeChain {
@@ -105,7 +105,7 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 // is still served; otherwise the request fails and the session stays.
 func (a *Auth) uncoordinated(s *session, st *tokenState, key tokenKey, now int64, err error) (string, error) {
 	a.cfg.Logger.Warn("oidcauth: refresh coordinator unreachable; not refreshing", "event", "refresh_failed", "reason", ErrorReason(ErrTokenEndpoint), "user", &s.user, "error", logSafe(err))
-	if tok, ok := validToken(s, st, key, now-int64(tokenLeeway/time.Second)); ok {
+	if tok, _, ok := validToken(s, st, key, now-int64(tokenLeeway/time.Second)); ok {
 		return tok, nil
 	}
 	return "", fail(ErrTokenEndpoint, errors.New("refresh coordinator unreachable"))
@@ -173,12 +173,43 @@ func (a *Auth) grant(w http.ResponseWriter, r *http.Request, st *tokenState, s *
 	*s = next
 	st.snap.Store(snap)
 	a.cfg.Logger.Info("oidcauth: tokens refreshed", "event", "refresh", "user", &s.user)
-	if err := a.writeSession(w, r, s, false); err != nil {
-		// The browser keeps its earlier cookie; the published outcome (and
-		// this process's memory) bring it up to date on its next request.
-		a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
-	}
+	a.saveRefreshed(w, r, st, s)
 	return tok, true, nil
+}
+
+// saveRefreshed saves s after a grant or an adopted outcome. A server-side
+// record that another request saved since this one read it is merged: one
+// that still holds a refresh token s replaced (a rolling re-issue) gets
+// s's tokens; one that holds newer tokens, or was deleted, stays.
+func (a *Auth) saveRefreshed(w http.ResponseWriter, r *http.Request, st *tokenState, s *session) {
+	for range 3 {
+		err := a.writeSession(w, r, s, false)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrRecordChanged) {
+			// The browser keeps its earlier cookie; the published outcome
+			// (and this process's memory) bring it up to date on its next
+			// request.
+			a.cfg.Logger.Warn("oidcauth: saving refreshed session failed", "error", logSafe(err))
+			return
+		}
+		current, err := a.cfg.Store.New(r, a.sessionCookie) // not the request's cached copy
+		if err != nil || current.IsNew {
+			return
+		}
+		cur := a.openStoreSession(current)
+		n := st.snapshot()
+		if cur == nil || cur.id != s.id || n == nil || !n.replaced(cur.refreshToken) {
+			return
+		}
+		cached, err := a.cfg.Store.Get(r, a.sessionCookie)
+		if err != nil {
+			return
+		}
+		cached.Values[loadedRecord{}] = current.Values[loadedRecord{}]
+		s.touched = max(s.touched, cur.touched)
+	}
 }
 
 func (a *Auth) release(ctx context.Context, ck string, fence int64) {
@@ -224,7 +255,8 @@ func (a *Auth) adopt(st *tokenState, s *session, o *outcome, key tokenKey, now i
 	s.touched = now
 	next.from(s)
 	st.snap.Store(next)
-	return validToken(s, st, key, now)
+	tok, _, ok := validToken(s, st, key, now)
+	return tok, ok
 }
 
 // outcome is a published refresh outcome: the session's tokens after the

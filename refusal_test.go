@@ -30,6 +30,7 @@ func revocationList(t *testing.T, a *Auth) []string {
 // A logout token replayed after the user signed in anew is refused and
 // changes nothing: the new session stays, the revocation list is as it was.
 func TestBackChannelReplayChangesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	sub := f.currentSession().user.Subject
@@ -98,6 +99,7 @@ func (st state) diff(after state, providerAnswered bool) []string {
 // the session valid and the same, the revocation list unchanged, and no
 // call to the provider (but the one whose answer is being refused).
 func TestRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Resources = []string{"https://api.example.com"} })
 	f.mux.Handle("/token", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := f.auth.AccessToken(w, r, r.URL.Query().Get("resource")); err != nil {
@@ -204,6 +206,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 
 // The same for the callbacks of plain OAuth 2.0 providers.
 func TestOAuth2RefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)

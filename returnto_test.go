@@ -7,6 +7,7 @@ import (
 )
 
 func TestSafeReturnTo(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", "/"},
 		{"/", "/"},
@@ -51,6 +52,7 @@ func TestSafeReturnTo(t *testing.T) {
 
 // Whatever safeReturnTo lets through resolves to the app's own origin.
 func TestSafeReturnToStaysOnOrigin(t *testing.T) {
+	t.Parallel()
 	base, _ := url.Parse("https://app.example.com/callback")
 	for _, in := range []string{"/x", "/a/../b", "/%2F%2Fevil", "/.%2E/evil", "/;@evil.example", "/@evil.example", "/?next=//evil"} {
 		out := safeReturnTo(in)

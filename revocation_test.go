@@ -16,6 +16,7 @@ import (
 // instance that opened the session and the one that ends it say. Here the
 // session was opened on an instance whose clock runs 30 s ahead.
 func TestSignOutHoldsWithSkewedClocks(t *testing.T) {
+	t.Parallel()
 	store := NewMemoryRevocations()
 	ahead := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
 	ahead.clock.Advance(30 * time.Second)
@@ -49,6 +50,7 @@ func TestSignOutHoldsWithSkewedClocks(t *testing.T) {
 // Cut-offs belong to sid and subject revocations: a session id revocation
 // matches its session whenever it signed in.
 func TestSessionIDRevocationIsAbsolute(t *testing.T) {
+	t.Parallel()
 	m := NewMemoryRevocations()
 	at := time.Now()
 	_ = m.Revoke(context.Background(), Revocation{SessionID: "s-1", At: at, Until: at.Add(time.Hour)})
@@ -66,6 +68,7 @@ func TestSessionIDRevocationIsAbsolute(t *testing.T) {
 // never pushed out: past their bound a new one is refused with an error
 // (the back-channel logout answers 500 and the provider retries).
 func TestMemoryRevocationsBoundedPerKind(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	now := time.Now()
 	m := &MemoryRevocations{limits: [3]int{100, 10, 10}}

@@ -75,3 +75,38 @@ func TestServerStoreReissueAfterRefreshElsewhere(t *testing.T) {
 		t.Errorf("A after B's refresh: %d", status)
 	}
 }
+
+// The other order: B reads the record and refreshes, while A's rolling
+// re-issue saves the record B read (the old refresh token, a newer
+// touch). B's save merges: its rotated tokens go over A's record, so A,
+// which coordinates nothing with B, refreshes with the new token later.
+func TestServerStoreRefreshAfterReissueElsewhere(t *testing.T) {
+	shared := NewMemoryBackend()
+	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Store = NewServerStore(shared, "s:") })
+	hooked := &hookBackend{ServerBackend: shared}
+	_, b := f.instance(func(c *Config) {
+		c.Store = NewServerStore(hooked, "s:")
+		c.RefreshCoordinator = nil
+	})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	name := f.auth.sessionCookie
+	cookie := name + "=" + f.cookie(name)
+	f.clock.Advance(f.auth.cfg.SessionIdleTimeout/8 + time.Minute)
+	calls := f.idp.Calls("token")
+
+	hooked.arm(func() {
+		if status, _, _ := fetch(t, f.client, f.app.URL+"/profile", cookie, name); status != http.StatusOK {
+			t.Errorf("re-issue at A: %d", status)
+		}
+	})
+	if status, body, _ := fetch(t, f.client, b.URL+"/token", cookie, name); status != http.StatusOK {
+		t.Fatalf("refresh at B: %d %s", status, body)
+	}
+	f.clock.Advance(11 * time.Minute)
+	if status, body, _ := fetch(t, f.client, f.app.URL+"/token", cookie, name); status != http.StatusOK {
+		t.Fatalf("refresh at A after B's: %d %s", status, body)
+	}
+	if got := f.idp.Calls("token") - calls; got != 2 {
+		t.Errorf("%d token calls, want 2", got)
+	}
+}

@@ -25,6 +25,7 @@ func (b recordingBackend) all() map[string][]byte {
 }
 
 func TestServerStoreFlow(t *testing.T) {
+	t.Parallel()
 	backend := recordingBackend{NewMemoryBackend()}
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Store = NewServerStore(backend, "app:session:") })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -84,6 +85,7 @@ func TestServerStoreFlow(t *testing.T) {
 }
 
 func TestMemoryBackendExpiry(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	m := NewMemoryBackend()
 	m.now = func() time.Time { return now }

@@ -29,6 +29,7 @@ func cachedAuth(t *testing.T) (*Auth, *clock, *http.Request, *session) {
 }
 
 func TestVerifiedCacheHitIsACopy(t *testing.T) {
+	t.Parallel()
 	a, _, r, want := cachedAuth(t)
 	first := a.session(nil, r)
 	if first == nil || a.verified.len() != 1 {
@@ -52,6 +53,7 @@ func TestVerifiedCacheHitIsACopy(t *testing.T) {
 }
 
 func TestVerifiedCacheOnlyAuthenticated(t *testing.T) {
+	t.Parallel()
 	a, _, r, _ := cachedAuth(t)
 	v, _ := cookie.Read(r, a.sessionCookie)
 	for name, value := range map[string]string{
@@ -92,6 +94,7 @@ func flip(c byte) string {
 // Expiry and revocation are checked on every hit: a cached session is
 // refused exactly when the uncached path refuses it, and the entry goes.
 func TestVerifiedCacheHitStillChecked(t *testing.T) {
+	t.Parallel()
 	t.Run("idle timeout", func(t *testing.T) {
 		a, c, r, _ := cachedAuth(t)
 		if a.session(nil, r) == nil || a.verified.len() != 1 {
@@ -173,6 +176,7 @@ func reissued(t *testing.T, a *Auth, r *http.Request) *http.Request {
 }
 
 func TestVerifiedCacheBounded(t *testing.T) {
+	t.Parallel()
 	a, c, _, _ := cachedAuth(t)
 	limit := verifiedCacheShards * verifiedCacheShardSize
 	s, _, _ := typicalSession(t, c.Now())
@@ -194,6 +198,7 @@ func TestVerifiedCacheBounded(t *testing.T) {
 // Sign-out drops every cached value of the session, including the ones
 // earlier re-issues left; other sessions stay.
 func TestVerifiedCacheSignOut(t *testing.T) {
+	t.Parallel()
 	a, c, r, s := cachedAuth(t)
 	// Sign-out asks the provider for its end-session endpoint; this one is
 	// unreachable at once, never looked up.
@@ -231,6 +236,7 @@ func TestVerifiedCacheSignOut(t *testing.T) {
 // A Store keeps sessions server-side: what a cookie names can change, so
 // nothing is cached.
 func TestVerifiedCacheNotWithStore(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, func(cfg *Config) { cfg.Store = sessions.NewFilesystemStore(t.TempDir(), testKey(9), testKey(10)) })
 	if a.verified != nil {
 		t.Error("cache enabled with a server-side Store")
@@ -246,6 +252,7 @@ func (unreachable) RoundTrip(*http.Request) (*http.Response, error) {
 // The tail only finds an entry; the whole value must match for a hit, and
 // dropping a look-alike leaves the entry.
 func TestVerifiedCacheWholeValue(t *testing.T) {
+	t.Parallel()
 	c := newVerifiedCache()
 	s, _, _ := typicalSession(t, time.Now())
 	value := strings.Repeat("v", 100) + "0123456789abcdefghijklmnop"
@@ -267,6 +274,7 @@ func TestVerifiedCacheWholeValue(t *testing.T) {
 // Concurrent requests, re-issues and sign-outs share the cache safely
 // (run under -race), and every request gets a session of its own.
 func TestVerifiedCacheConcurrent(t *testing.T) {
+	t.Parallel()
 	a, _, r, s := cachedAuth(t)
 	a.cfg.HTTPClient = &http.Client{Transport: unreachable{}}
 	var wg sync.WaitGroup

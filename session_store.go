@@ -52,18 +52,23 @@ func (a *Auth) readStoreSession(r *http.Request) (*session, bool) {
 	if gs.IsNew {
 		return nil, false
 	}
+	return a.openStoreSession(gs), true
+}
+
+// openStoreSession decodes the session a store's session holds, or nil.
+func (a *Auth) openStoreSession(gs *sessions.Session) *session {
 	sealed, ok := gs.Values[sessionValueKey].([]byte)
 	if !ok {
-		return nil, true
+		return nil
 	}
 	sc := cookie.ScratchPool.Get().(*cookie.Scratch)
 	defer cookie.ScratchPool.Put(sc)
 	plain, err := a.codec.OpenBytes(sc, a.sessionCookie, sealed)
 	if err != nil {
-		return nil, true
+		return nil
 	}
 	s, _ := unmarshalSession(string(plain), a.cfg.Issuer)
-	return s, true
+	return s
 }
 
 // writeSession saves s, replacing whatever session the request carried.

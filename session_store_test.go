@@ -17,6 +17,7 @@ import (
 // Sessions larger than one cookie are chunked, read back whole, and a
 // smaller session later clears the stale chunks.
 func TestSessionChunking(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	now := time.Now()
 	s, _, _ := typicalSession(t, now)
@@ -108,6 +109,7 @@ func TestSessionChunking(t *testing.T) {
 }
 
 func TestSessionTooLarge(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	s, _, _ := typicalSession(t, time.Now())
 	s.user.claims = `{"blob":"` + strings.Repeat("x", 40000) + `"}`
@@ -120,6 +122,7 @@ func TestSessionTooLarge(t *testing.T) {
 // The gorilla/sessions seam: a server-side store keeps the session; the
 // browser holds only the store's id cookie, and sign-in issues a new id.
 func TestStoreSeam(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store := sessions.NewFilesystemStore(dir, testKey(9), testKey(10))
 	a := testAuth(t, func(c *Config) { c.Store = store })
@@ -177,6 +180,7 @@ func TestStoreSeam(t *testing.T) {
 // records in the clear holds the session sealed: no token or personal data
 // is readable from it.
 func TestStoreHoldsSealedSession(t *testing.T) {
+	t.Parallel()
 	store := sessions.NewCookieStore(testKey(9)) // authentication only
 	for _, c := range store.Codecs {
 		c.(*securecookie.SecureCookie).MaxLength(0)
@@ -216,6 +220,7 @@ func TestStoreHoldsSealedSession(t *testing.T) {
 // Another deployment sharing the secrets (staging and production, or two
 // apps on localhost) cannot pass its cookies off as this app's sessions.
 func TestCookiesBoundToIssuerAndClient(t *testing.T) {
+	t.Parallel()
 	s, _, _ := typicalSession(t, time.Now())
 	a := testAuth(t, nil)
 	rec := httptest.NewRecorder()
@@ -241,6 +246,7 @@ func TestCookiesBoundToIssuerAndClient(t *testing.T) {
 // unused decodes to the same bytes under lenient decoding; strict decoding
 // refuses it, so a session has one cookie value (and one cache entry).
 func TestCookieValueCanonical(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for size := 40; size < 43; size++ {

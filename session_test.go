@@ -11,6 +11,7 @@ import (
 )
 
 func TestSessionRoundTrip(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1732435200, 0)
 	s, idToken, accessToken := typicalSession(t, now)
 	b := s.marshal(nil)
@@ -45,6 +46,7 @@ func TestSessionRoundTrip(t *testing.T) {
 }
 
 func TestSessionOwnClaims(t *testing.T) {
+	t.Parallel()
 	s, _, _ := typicalSession(t, time.Unix(1732435200, 0))
 	s.user.claims = `{"sub":"k3xq9pl2vz8m","custom_data":{"plan":"pro"}}`
 	got, err := unmarshalSession(string(s.marshal(nil)), "iss")
@@ -60,6 +62,7 @@ func TestSessionOwnClaims(t *testing.T) {
 }
 
 func TestPackToken(t *testing.T) {
+	t.Parallel()
 	jwt := signRS256(t, map[string]any{"sub": "a"})
 	for _, tc := range []struct {
 		name, in string
@@ -103,6 +106,7 @@ func nonCanonical(t *testing.T, jwt string) string {
 
 // Every truncation and a flipped format byte must fail cleanly.
 func TestUnmarshalSessionRejectsMalformed(t *testing.T) {
+	t.Parallel()
 	s, _, _ := typicalSession(t, time.Unix(1732435200, 0))
 	b := s.marshal(nil)
 	for n := 0; n < len(b); n++ {
@@ -127,6 +131,7 @@ func TestUnmarshalSessionRejectsMalformed(t *testing.T) {
 // The issue's budget: a typical Logto session fits one cookie; issue 7's
 // target is 3.2 KB.
 func TestTypicalSessionFitsOneCookie(t *testing.T) {
+	t.Parallel()
 	s, idToken, accessToken := typicalSession(t, time.Unix(1732435200, 0))
 	if len(idToken) < 1100 || len(accessToken) < 700 {
 		t.Fatalf("fixture tokens too small to be typical: id %d, access %d", len(idToken), len(accessToken))
@@ -144,6 +149,7 @@ func TestTypicalSessionFitsOneCookie(t *testing.T) {
 }
 
 func TestTokenRedacts(t *testing.T) {
+	t.Parallel()
 	s, idToken, _ := typicalSession(t, time.Now())
 	var logs strings.Builder
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "t", s.idToken, "r", s.accessToken)

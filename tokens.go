@@ -50,9 +50,11 @@ const tokenLeeway = 30 * time.Second
 // the provider failed, in which case the session is kept.
 func (a *Auth) AccessToken(w http.ResponseWriter, r *http.Request, resource string) (string, error) {
 	if resource == "" {
-		return a.token(w, r, tokenKey{}, nil)
+		tok, _, err := a.token(w, r, tokenKey{}, nil)
+		return tok, err
 	}
-	return a.token(w, r, tokenKey{kind: keyResource, name: resource}, url.Values{"resource": {resource}})
+	tok, _, err := a.token(w, r, tokenKey{kind: keyResource, name: resource}, url.Values{"resource": {resource}})
+	return tok, err
 }
 
 // OrganizationToken returns an access token for a Logto organization the
@@ -67,26 +69,28 @@ func (a *Auth) OrganizationToken(w http.ResponseWriter, r *http.Request, organiz
 	if organizationID == "" {
 		return "", fail(ErrInternal, errors.New("empty organization ID"))
 	}
-	return a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
+	tok, _, err := a.token(w, r, tokenKey{kind: keyOrganization, name: organizationID}, url.Values{"organization_id": {organizationID}})
+	return tok, err
 }
 
 // token is the engine behind AccessToken and OrganizationToken. key names
 // the token (the session's own, or one in the process's cache); params go
-// on the refresh grant.
-func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, params url.Values) (string, error) {
+// on the refresh grant. It returns the token and its expiry (unix
+// seconds; 0 unknown).
+func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, params url.Values) (string, int64, error) {
 	s := a.session(w, r)
 	if s == nil {
-		return "", fail(ErrNotSignedIn, nil)
+		return "", 0, fail(ErrNotSignedIn, nil)
 	}
 	if s.provider != "" && key.kind != keySession {
-		return "", fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
+		return "", 0, fail(ErrAccessDenied, errors.New("a plain OAuth 2.0 provider issues no resource or organization tokens"))
 	}
 	now := a.cfg.Now().Unix()
 	st := a.tokens.lookup(s.id)
 	stale := st.catchUp(s)
-	if tok, ok := validToken(s, st, key, now); ok {
+	if tok, exp, ok := validToken(s, st, key, now); ok {
 		a.saveCaughtUp(w, r, s, stale)
-		return tok, nil
+		return tok, exp, nil
 	}
 	if st == nil {
 		st = a.tokens.get(s.id, now)
@@ -95,7 +99,7 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	select {
 	case st.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return "", fail(ErrTokenEndpoint, r.Context().Err())
+		return "", 0, fail(ErrTokenEndpoint, r.Context().Err())
 	}
 	defer func() { <-st.sem }()
 	st.used.Store(now)
@@ -104,16 +108,20 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request, key tokenKey, param
 	stale = st.catchUp(s) || stale
 	if snap := st.snap.Load(); snap != nil && snap.ended {
 		a.clearSession(w, r)
-		return "", fail(ErrNotSignedIn, errors.New("the provider ended this session"))
+		return "", 0, fail(ErrNotSignedIn, errors.New("the provider ended this session"))
 	}
 	a.saveCaughtUp(w, r, s, stale)
-	if tok, ok := validToken(s, st, key, now); ok {
-		return tok, nil
+	if tok, exp, ok := validToken(s, st, key, now); ok {
+		return tok, exp, nil
 	}
 	if s.refreshToken == "" {
-		return "", fail(ErrNoRefreshToken, nil)
+		return "", 0, fail(ErrNoRefreshToken, nil)
 	}
-	return a.refreshShared(w, r, st, s, key, params, now)
+	tok, err := a.refreshShared(w, r, st, s, key, params, now)
+	if err != nil {
+		return "", 0, err
+	}
+	return tok, tokenExpiry(s, st, key, tok), nil
 }
 
 // saveCaughtUp rewrites the cookie of a session that was brought up to date
@@ -128,25 +136,43 @@ func (a *Auth) saveCaughtUp(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 }
 
-// validToken returns the token key names if it is valid for longer than
-// tokenLeeway: the session's own access token, or a cached one.
-func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, bool) {
+// validToken returns the token key names, and its expiry, if it is valid
+// for longer than tokenLeeway: the session's own access token, or a cached
+// one.
+func validToken(s *session, st *tokenState, key tokenKey, now int64) (string, int64, bool) {
 	leeway := int64(tokenLeeway / time.Second)
 	if key.kind == keySession {
 		if s.accessToken.empty() || (s.expiry != 0 && now+leeway >= s.expiry) {
-			return "", false
+			return "", 0, false
 		}
-		return s.accessToken.compact(), true
+		return s.accessToken.compact(), s.expiry, true
 	}
 	snap := st.snapshot()
 	if snap == nil {
-		return "", false
+		return "", 0, false
 	}
 	c, ok := snap.extra[key]
 	if !ok || now+leeway >= c.expiry {
-		return "", false
+		return "", 0, false
 	}
-	return c.token, true
+	return c.token, c.expiry, true
+}
+
+// tokenExpiry is the expiry of tok, the token key names, just refreshed
+// here or caught up from another refresh; 0 when unknown.
+func tokenExpiry(s *session, st *tokenState, key tokenKey, tok string) int64 {
+	snap := st.snapshot()
+	switch {
+	case key.kind != keySession:
+		if snap != nil && snap.extra[key].token == tok {
+			return snap.extra[key].expiry
+		}
+	case snap != nil && snap.accessToken.compact() == tok:
+		return snap.expiry
+	case s.accessToken.compact() == tok:
+		return s.expiry
+	}
+	return 0
 }
 
 var errSubjectChanged = errors.New("refreshed ID token names another subject")

@@ -92,6 +92,7 @@ func jwtClaims(t *testing.T, tok string) map[string]any {
 }
 
 func TestAccessTokenAndRefresh(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	if got := f.idp.LastAuthorizeRequest()["resource"]; !slices.Equal(got, []string{apiResource}) {
@@ -158,6 +159,7 @@ func TestAccessTokenAndRefresh(t *testing.T) {
 // new token, and the rotated refresh token is never spent twice (the
 // provider would revoke the whole family, which the last step would show).
 func TestRefreshConcurrentStaleCookie(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
@@ -242,6 +244,7 @@ func TestRefreshConcurrentStaleCookie(t *testing.T) {
 // A provider that does not rotate: the old cookie still holds a valid
 // refresh token, and is brought up to date by the newer access token.
 func TestRefreshWithoutRotation(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
@@ -264,6 +267,7 @@ func TestRefreshWithoutRotation(t *testing.T) {
 }
 
 func TestRefreshFailures(t *testing.T) {
+	t.Parallel()
 	t.Run("invalid_grant ends the session", func(t *testing.T) {
 		f := tokenFlow(t, oidcauthtest.Options{}, nil)
 		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -292,7 +296,7 @@ func TestRefreshFailures(t *testing.T) {
 		}
 	})
 	t.Run("no refresh token", func(t *testing.T) {
-		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes = []string{"openid", "profile"} })
+		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes, c.ExactScopes = []string{"openid", "profile"}, true })
 		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 		if status, _ := f.getToken(""); status != http.StatusOK {
 			t.Fatalf("token before expiry: %d", status)
@@ -365,6 +369,7 @@ func TestRefreshFailures(t *testing.T) {
 }
 
 func TestOrganizationToken(t *testing.T) {
+	t.Parallel()
 	user := oidcauthtest.User{Subject: "u-org", Name: "Org Member", Extra: map[string]any{"organizations": []string{"org-1"}}}
 	f := tokenFlow(t, oidcauthtest.Options{User: user}, func(c *Config) {
 		c.Scopes = []string{"openid", "profile", "offline_access", OrganizationsScope}
@@ -401,6 +406,7 @@ func TestOrganizationToken(t *testing.T) {
 }
 
 func TestFetchUserInfoOnDemand(t *testing.T) {
+	t.Parallel()
 	user := oidcauthtest.User{Subject: "u-9", Name: "Nine", Email: "nine@example.com", EmailVerified: true}
 	f := tokenFlow(t, oidcauthtest.Options{User: user}, nil)
 	f.mux.Handle("/userinfo", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -433,6 +439,7 @@ func TestFetchUserInfoOnDemand(t *testing.T) {
 }
 
 func TestAccessTokenSignedOut(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	_, err := a.AccessToken(nopWriter{h: http.Header{}}, mustRequest(t, "GET", "https://app.example.com/"), "")
 	if !errors.Is(err, ErrNotSignedIn) {
@@ -441,6 +448,7 @@ func TestAccessTokenSignedOut(t *testing.T) {
 }
 
 func TestResourcesValidated(t *testing.T) {
+	t.Parallel()
 	for _, res := range []string{"api", "https://api.example.com/#frag", "/relative"} {
 		cfg := validConfig()
 		cfg.Resources = []string{res}
@@ -460,6 +468,7 @@ func mustRequest(t testing.TB, method, target string) *http.Request {
 }
 
 func TestLogtoClaimHelpers(t *testing.T) {
+	t.Parallel()
 	user := oidcauthtest.User{Subject: "u-l", Extra: map[string]any{
 		"roles":              []string{"admin", "viewer"},
 		"organizations":      []string{"org-1", "org-2"},
@@ -507,6 +516,7 @@ func (c cancellingTransport) RoundTrip(req *http.Request) (*http.Response, error
 // A browser that gives up while the refresh grant is under way does not
 // cost the session: the grant finishes, the rotated refresh token is kept.
 func TestRefreshSurvivesCancelledRequest(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.HTTPClient = &http.Client{Transport: cancellingTransport{base: c.HTTPClient.Transport}}
 	})

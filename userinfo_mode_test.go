@@ -14,6 +14,7 @@ import (
 // by default, sign-in fetches userinfo when the ID token lacks what the
 // scopes asked for, and only then.
 func TestUserInfoModes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name          string
 		mode          UserInfoMode
@@ -36,7 +37,7 @@ func TestUserInfoModes(t *testing.T) {
 			f := newFlow(t, oidcauthtest.Options{
 				ClaimsInUserInfoOnly: tc.userInfoOnly,
 				User:                 oidcauthtest.User{Subject: "u-1", Name: "Ada", Email: "ada@example.com", EmailVerified: true},
-			}, func(c *Config) { c.UserInfo = tc.mode; c.Scopes = tc.scopes })
+			}, func(c *Config) { c.UserInfo, c.Scopes, c.ExactScopes = tc.mode, tc.scopes, tc.scopes != nil })
 			wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 			if got := f.idp.Calls("userinfo"); got != tc.wantCalls {
 				t.Errorf("userinfo called %d times, want %d", got, tc.wantCalls)
@@ -53,6 +54,7 @@ func TestUserInfoModes(t *testing.T) {
 // API resource, a provider fault, another subject) costs the merge, not the
 // sign-in; with UserInfoAlways it fails the sign-in.
 func TestUserInfoFailureAutoKeepsIDTokenClaims(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		m    oidcauthtest.Misbehavior
@@ -87,6 +89,7 @@ func TestUserInfoFailureAutoKeepsIDTokenClaims(t *testing.T) {
 // token's protocol claims: a "sid" from userinfo would otherwise decide
 // which back-channel logout ends the session.
 func TestMergeClaimsKeepsProtocolClaims(t *testing.T) {
+	t.Parallel()
 	id := json.RawMessage(`{"sub":"u-1","iss":"https://idp","aud":"c","sid":"s-1","nonce":"n","exp":2,"iat":1,"name":"old"}`)
 	extra := map[string]json.RawMessage{
 		"sub": json.RawMessage(`"u-1"`), "iss": json.RawMessage(`"https://evil"`), "sid": json.RawMessage(`"s-2"`),
@@ -110,6 +113,7 @@ func TestMergeClaimsKeepsProtocolClaims(t *testing.T) {
 
 // A userinfo answer larger than the limit is refused, not read into memory.
 func TestUserInfoSizeLimited(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Extra: map[string]any{"blob": strings.Repeat("x", maxUserInfoBytes)}}}, func(c *Config) { c.UserInfo = UserInfoAlways })
 	cb := f.startSignIn("/sign-in")
 	resp := f.get(cb.String())

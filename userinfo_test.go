@@ -13,6 +13,7 @@ import (
 // Userinfo claims merge over the ID token's exactly: big numbers and nested
 // objects keep their form.
 func TestFetchUserInfoMergesExactly(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-1", Name: "N", Extra: map[string]any{
 		"custom_data": map[string]any{"plan": "pro"},
 		"big":         uint64(12345678901234567890),
@@ -57,6 +58,7 @@ func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestUserInfoErrorLeaksNothing(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) {
 		c.UserInfo = UserInfoAlways
 		c.HTTPClient = &http.Client{Transport: echoTransport{c.HTTPClient.Transport}}

@@ -286,10 +286,10 @@ func TestCancelAtProviderShowsErrorPage(t *testing.T) {
 			if !strings.HasPrefix(doc.url, env.appURL+"/callback?") || doc.status != http.StatusForbidden {
 				t.Errorf("the error page came from %s with %d, want the app's callback with 403", doc.url, doc.status)
 			}
-			if got := p.text("#error-message"); got != "Sign-in was cancelled or refused." {
+			if got := p.text("#error-message"); got != "The sign-in was cancelled, so you are not signed in." {
 				t.Errorf("error message %q", got)
 			}
-			if got := p.text("#error-title"); got != "Forbidden" {
+			if got := p.text("#error-title"); got != "Sign-in cancelled" {
 				t.Errorf("error title %q", got)
 			}
 			// The provider's own words (error_description) stay off the page.

@@ -10,6 +10,7 @@ import (
 // brings a key the provider never had, and an "unknown key" is one no
 // provider publishes.
 func TestKeysFromThePool(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"RS256", "ES256", "ES384"} {
 		t.Run(alg, func(t *testing.T) {
 			a, errA := New("https://a.example.com/oidc", Options{SigningAlg: alg})

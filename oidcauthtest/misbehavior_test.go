@@ -12,6 +12,7 @@ import (
 // break what they say: a knob that silently did nothing would let those
 // tests pass for the wrong reason.
 func TestMisbehaviorKeysAndDelays(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	header := func() map[string]any {
 		t.Helper()

@@ -43,6 +43,7 @@ func hs256(t *testing.T, secret string, claims map[string]any) string {
 // TestOAuth2FakeVerifiesAssertions: the fake refuses what a real provider
 // would refuse of a client_secret_jwt assertion.
 func TestOAuth2FakeVerifiesAssertions(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	p := NewOAuth2Server(t, OAuth2Options{AuthMethod: "client_secret_jwt", ResponseFormat: "json"})
 	good := func() map[string]any {
@@ -82,6 +83,7 @@ func TestOAuth2FakeVerifiesAssertions(t *testing.T) {
 // TestOAuth2FakeAnswersLikeGitHub: form-encoded unless JSON is asked for,
 // a code is single use, and /user wants the issued token.
 func TestOAuth2FakeAnswersLikeGitHub(t *testing.T) {
+	t.Parallel()
 	p := NewOAuth2Server(t, OAuth2Options{})
 	redeem := func(code, accept string) (*http.Response, string) {
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example.com/cb"},

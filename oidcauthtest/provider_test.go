@@ -94,6 +94,7 @@ func codeForm(code, v string) url.Values {
 }
 
 func TestCodeFlowTokensVerify(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"RS256", "ES256", "ES384"} {
 		t.Run(alg, func(t *testing.T) {
 			c := newClient(t, Options{ClientSecret: "sec", SigningAlg: alg, User: User{Subject: "s-1", Name: "Ann", Email: "ann@example.com", Extra: map[string]any{"roles": []string{"admin"}}}})
@@ -132,6 +133,7 @@ func TestCodeFlowTokensVerify(t *testing.T) {
 }
 
 func TestCodeExpires(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	c := newClient(t, Options{ClientSecret: "sec", Now: func() time.Time { return now }})
 	code := c.code("openid")
@@ -142,6 +144,7 @@ func TestCodeExpires(t *testing.T) {
 }
 
 func TestTokenEndpointRefuses(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	for _, tc := range []struct {
 		name   string
@@ -176,6 +179,7 @@ func TestTokenEndpointRefuses(t *testing.T) {
 }
 
 func TestClientSecretPostAndPublicClient(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	f := codeForm(c.code("openid"), verifier)
 	f.Set("client_id", DefaultClientID)
@@ -194,6 +198,7 @@ func TestClientSecretPostAndPublicClient(t *testing.T) {
 
 // A code is single use; its replay revokes the tokens it gave.
 func TestCodeReplayRevokes(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	code := c.code("openid offline_access")
 	status, first := c.token(codeForm(code, verifier), "sec")
@@ -211,6 +216,7 @@ func TestCodeReplayRevokes(t *testing.T) {
 
 // Refresh tokens rotate; using a rotated one revokes the whole family.
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	_, body := c.token(codeForm(c.code("openid profile offline_access"), verifier), "sec")
 	old := body["refresh_token"].(string)
@@ -228,6 +234,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestAuthorizeRefuses(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec", RedirectURIs: []string{redirectURI}})
 	for name, mutate := range map[string]func(url.Values){
 		"unknown client":          func(q url.Values) { q.Set("client_id", "other") },
@@ -266,6 +273,7 @@ func TestAuthorizeRefuses(t *testing.T) {
 }
 
 func TestLoginForm(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec", LoginForm: true})
 	field := regexp.MustCompile(`name="interaction" value="([^"]+)"`)
 	form := func(q url.Values) (string, string) {
@@ -333,6 +341,7 @@ func TestLoginForm(t *testing.T) {
 }
 
 func TestEndSession(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec", PostLogoutRedirectURIs: []string{"https://app.example.com/"}})
 	_, body := c.token(codeForm(c.code("openid"), verifier), "sec")
 	idt := body["id_token"].(string)
@@ -360,6 +369,7 @@ func TestEndSession(t *testing.T) {
 }
 
 func TestUserInfoNeedsAToken(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, Options{ClientSecret: "sec"})
 	_, body := c.token(codeForm(c.code("openid email"), verifier), "sec")
 	ask := func(token string) (int, map[string]any) {
@@ -383,6 +393,7 @@ func TestUserInfoNeedsAToken(t *testing.T) {
 }
 
 func TestNewRefusesBadIssuer(t *testing.T) {
+	t.Parallel()
 	for _, issuer := range []string{"", "localhost:3000", "ftp://x/", "https://x/oidc?q=1"} {
 		if _, err := New(issuer, Options{}); err == nil {
 			t.Errorf("New(%q) accepted", issuer)

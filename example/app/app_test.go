@@ -206,7 +206,7 @@ func TestDevModeCancel(t *testing.T) {
 	b := startApp(t, map[string]string{})
 	resp, page := b.signIn("/sign-in", "cancel")
 	b.want(resp, http.StatusForbidden)
-	if !strings.Contains(page, "Sign-in was cancelled or refused.") {
+	if !strings.Contains(page, `<h1 id="error-title">Sign-in cancelled</h1>`) || strings.Contains(page, "Forbidden") {
 		t.Errorf("error page:\n%s", page)
 	}
 	resp, _ = b.do("GET", "/profile", nil, nil)
@@ -233,7 +233,8 @@ func TestUnreachableProvider(t *testing.T) {
 }
 
 // Configured only through the environment, the example signs in with a
-// separately served provider; OIDC_SCOPES reaches the authorization request.
+// separately served provider; OIDC_SCOPES reaches the authorization request,
+// with openid, offline_access and profile kept as Logto's SDKs keep them.
 func TestConfiguredProvider(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String() + "/oidc"
@@ -251,7 +252,7 @@ func TestConfiguredProvider(t *testing.T) {
 	resp, _ := b.do("GET", "/sign-in?returnTo=%2Fprofile", nil, nil)
 	b.want(resp, http.StatusSeeOther)
 	authz, _ := url.Parse(resp.Header.Get("Location"))
-	if !strings.HasPrefix(authz.String(), issuer+"/auth?") || authz.Query().Get("scope") != "openid profile" || authz.Query().Has("prompt") {
+	if !strings.HasPrefix(authz.String(), issuer+"/auth?") || authz.Query().Get("scope") != "openid offline_access profile" || authz.Query().Get("prompt") != "consent" {
 		t.Fatalf("authorization request %s", authz)
 	}
 	if got := authz.Query().Get("redirect_uri"); got != b.base+"/callback" {

@@ -1,16 +1,23 @@
-// Package redis keeps oidcauth's shared state in Redis, so that any number
-// of app instances behind a load balancer agree on it: a revocation list
-// (sign-out and back-channel logout hold on every instance) and a
-// server-side session backend. It is a module of its own, so that apps
-// that do not use Redis do not depend on a Redis client.
+// Package redis keeps oidcauth's shared state in Redis or Redis Cluster,
+// so that any number of app instances behind a load balancer agree on it:
+// a revocation list (sign-out, back-channel logout and sign-out everywhere
+// hold on every instance), refresh coordination (a rotating refresh token
+// is spent once, whichever instances the requests reach) and a server-side
+// session backend written with compare-and-swap. It is a module of its
+// own, so that apps that do not use Redis do not depend on a Redis client.
+//
+// Every constructor takes a go-redis UniversalClient: a *redis.Client for
+// one node, a *redis.ClusterClient for a cluster (keys used together by
+// one script share a hash tag), or redis.NewUniversalClient.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	revocations, err := oidcredis.NewRevocations(ctx, client, oidcredis.Options{})
 //	defer revocations.Close()
 //	auth, err := oidcauth.New(oidcauth.Config{
 //		// …
-//		Revocations: revocations,
-//		Store:       oidcauth.NewServerStore(oidcredis.NewBackend(client), "myapp:session:"),
+//		Revocations:        revocations,
+//		RefreshCoordinator: oidcredis.NewCoordinator(client, "myapp:"),
+//		Store:              oidcauth.NewServerStore(oidcredis.NewBackend(client), "myapp:session:"), // optional
 //	})
 package redis
 

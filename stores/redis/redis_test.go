@@ -24,7 +24,19 @@ import (
 type server struct {
 	t    *testing.T
 	addr string
+	args []string // beyond the defaults: a cluster node's
 	cmd  *exec.Cmd
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func startRedis(t *testing.T) *server {
@@ -32,13 +44,7 @@ func startRedis(t *testing.T) *server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: run scripts/redis-tests.sh, which installs it from Debian's packages")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s := &server{t: t, addr: addr}
+	s := &server{t: t, addr: freeAddr(t)}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -47,7 +53,8 @@ func startRedis(t *testing.T) *server {
 func (s *server) start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--protected-mode", "yes"}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	s.cmd.SysProcAttr = procAttr()
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -98,23 +105,55 @@ type instance struct {
 	rev  *Revocations
 }
 
-func newInstance(t *testing.T, idp *oidcauthtest.Provider, redis *server) *instance {
+// instanceOptions vary an instance: cookie sessions instead of
+// server-side ones, a clock.
+type instanceOptions struct {
+	cookies bool
+	now     func() time.Time
+}
+
+// newInstances starts n instances of one app: the same configuration,
+// including the redirect URL (the first instance's; the app's public URL
+// behind a load balancer, which session cookies are bound to).
+func newInstances(t *testing.T, n int, idp *oidcauthtest.Provider, c goredis.UniversalClient, opts instanceOptions) []*instance {
+	t.Helper()
+	var out []*instance
+	for i := range n {
+		redirect := ""
+		if i > 0 {
+			redirect = out[0].srv.URL + "/callback"
+		}
+		out = append(out, newInstance(t, idp, c, opts, redirect))
+	}
+	return out
+}
+
+// newInstance starts an instance on c: Redis revocations, refresh
+// coordination and server-side sessions (or cookie sessions).
+func newInstance(t *testing.T, idp *oidcauthtest.Provider, c goredis.UniversalClient, opts instanceOptions, redirect string) *instance {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	c := redis.client()
+	if redirect == "" {
+		redirect = srv.URL + "/callback"
+	}
 	rev := newRevocations(t, c, Options{})
-	auth, err := oidcauth.New(oidcauth.Config{
-		Issuer:       idp.Issuer(),
-		ClientID:     oidcauthtest.DefaultClientID,
-		ClientSecret: "secret",
-		RedirectURL:  srv.URL + "/callback",
-		SessionKeys:  [][]byte{[]byte(strings.Repeat("k", 32))},
-		HTTPClient:   idp.Client(),
-		Revocations:  rev,
-		Store:        oidcauth.NewServerStore(NewBackend(c), "test:session:"),
-	})
+	cfg := oidcauth.Config{
+		Issuer:             idp.Issuer(),
+		ClientID:           oidcauthtest.DefaultClientID,
+		ClientSecret:       "secret",
+		RedirectURL:        redirect,
+		SessionKeys:        [][]byte{[]byte(strings.Repeat("k", 32))},
+		HTTPClient:         idp.Client(),
+		Revocations:        rev,
+		RefreshCoordinator: NewCoordinator(c, "test:"),
+		Now:                opts.now,
+	}
+	if !opts.cookies {
+		cfg.Store = oidcauth.NewServerStore(NewBackend(c), "test:session:")
+	}
+	auth, err := oidcauth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +166,14 @@ func newInstance(t *testing.T, idp *oidcauthtest.Provider, redis *server) *insta
 		}
 		_ = u.Claims(&c)
 		io.WriteString(w, u.Subject+" "+c.Sid)
+	})))
+	mux.Handle("/token", auth.RequireAuthAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.AccessToken(w, r, "")
+		if err != nil {
+			http.Error(w, err.Error(), oidcauth.ErrorStatus(err))
+			return
+		}
+		io.WriteString(w, tok)
 	})))
 	srv.Config.Handler = mux
 	return &instance{auth: auth, srv: srv, rev: rev}
@@ -209,7 +256,8 @@ func logout(t *testing.T, inst *instance, token string) int {
 func TestTwoInstancesBackChannelLogout(t *testing.T) {
 	redis := startRedis(t)
 	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
-	a, b := newInstance(t, idp, redis), newInstance(t, idp, redis)
+	two := newInstances(t, 2, idp, redis.client(), instanceOptions{})
+	a, b := two[0], two[1]
 	user := newBrowser(t, a.srv.Client().Transport)
 	user.signIn(a)
 	if user.status(a) != http.StatusOK || user.status(b) != http.StatusOK {
@@ -271,7 +319,7 @@ func (b *browser) whoAmI(inst *instance) (sub, sid string) {
 func TestRedisRestart(t *testing.T) {
 	redis := startRedis(t)
 	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
-	a := newInstance(t, idp, redis)
+	a := newInstance(t, idp, redis.client(), instanceOptions{}, "")
 	ctx := context.Background()
 	now := time.Now()
 	rev := oidcauth.Revocation{ProviderSID: "sid-before", At: now, Until: now.Add(time.Hour)}
@@ -298,7 +346,7 @@ func TestRedisRestart(t *testing.T) {
 	if err := a.rev.Sync(ctx); err != nil {
 		t.Fatalf("Sync after the restart: %v", err)
 	}
-	c := newInstance(t, idp, redis)
+	c := newInstance(t, idp, redis.client(), instanceOptions{}, "")
 	for _, sid := range []string{"sid-before", "sid-during"} {
 		if !c.rev.IsRevoked("", sid, "", now) {
 			t.Errorf("a new instance does not know %s after Redis restarted empty", sid)

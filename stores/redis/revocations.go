@@ -164,12 +164,14 @@ func parseRecord(s string) (oidcauth.Revocation, bool) {
 }
 
 // appendScript adds a record to the log, scored with Redis's own clock so
-// that instances' clocks need not agree, and publishes it.
+// that instances' clocks need not agree, and publishes it. The channel is
+// an argument, not a key: the script's one key is the log, so it runs on
+// Redis Cluster (where PUBLISH reaches every node).
 var appendScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], ms, ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
 return ms`)
 
 // Revoke implements oidcauth.RevocationStore.
@@ -177,7 +179,7 @@ func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error
 	if err := r.mirror.Revoke(ctx, rev); err != nil {
 		return err
 	}
-	if err := appendScript.Run(ctx, r.client, []string{r.logKey, r.channel}, record(rev)).Err(); err != nil {
+	if err := appendScript.Run(ctx, r.client, []string{r.logKey}, record(rev), r.channel).Err(); err != nil {
 		return fmt.Errorf("oidcauth/redis: recording a revocation (held on this instance only): %w", err)
 	}
 	return nil
@@ -264,7 +266,7 @@ func (r *Revocations) Sync(ctx context.Context) error {
 func (r *Revocations) reseed(ctx context.Context) error {
 	var err error
 	r.mirror.Range(func(rev oidcauth.Revocation) bool {
-		err = appendScript.Run(ctx, r.client, []string{r.logKey, r.channel}, record(rev)).Err()
+		err = appendScript.Run(ctx, r.client, []string{r.logKey}, record(rev), r.channel).Err()
 		return err == nil
 	})
 	if err != nil {
