@@ -97,7 +97,7 @@
 //
 // [Auth.RequireStepUp] guards sensitive routes by how the user signed in:
 //
-//	mux.Handle("/account/password", auth.RequireStepUp(oidcauth.StepUp{MaxAge: 5 * time.Minute})(passwordPage))
+//	mux.Handle("/admin/keys", auth.RequireStepUp(oidcauth.StepUp{MaxAge: 5 * time.Minute})(adminPage))
 //
 // A session whose authentication at the provider (the ID token's
 // auth_time, and acr with StepUp.ACR) is too old or too weak is sent
