@@ -107,6 +107,14 @@
 // the same of one sign-in; the callback then checks auth_time and, when
 // required, acr (OIDC Core §3.1.2.1, §3.1.3.7).
 //
+// A silent sign-in ([WithSilentSignIn], or /sign-in?silent=1) asks the
+// provider with prompt=none; when it needs the user (login_required,
+// interaction_required, consent_required, account_selection_required) the
+// browser goes back to returnTo signed out, or on to an interactive
+// sign-in, by option; never to an error page. A browser tries once per
+// navigation: within 5 minutes, [Auth.SilentSignInTried] is true and a
+// new silent sign-in takes its fallback at once.
+//
 // # Logging and errors
 //
 // [Config.Logger] (a *slog.Logger) receives one line per event, with a

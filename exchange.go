@@ -22,6 +22,11 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 		return nil, "", err
 	}
 	s, returnTo, err := a.finishCallback(r, q, t)
+	if err != nil && t.authn.silent && silentRefusal(err) {
+		a.cfg.Logger.Info("oidcauth: silent sign-in needs the user", "event", "silent_sign_in_fallback", "reason", ErrorReason(err))
+		a.silentFallback(w, r, &signInOptions{prompt: a.cfg.Prompt, returnTo: t.returnTo, authn: t.authn})
+		return nil, "", errAnswered
+	}
 	if err != nil && t.authn.stepUp {
 		// A step-up that did not succeed leaves the session as it was.
 		err = sessionKept{err}

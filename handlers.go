@@ -14,7 +14,8 @@ import (
 // SignInHandler starts a sign-in. It reads these query parameters:
 // returnTo (a same-origin path to land on afterwards), first_screen (one of
 // Logto's values; e.g. first_screen=register opens sign-up),
-// interaction_mode=signUp (Logto's older form), login_hint, and provider
+// interaction_mode=signUp (Logto's older form), login_hint, silent=1 (a
+// silent sign-in, [WithSilentSignIn] with [SilentSignedOut]), and provider
 // (the name of one of [Config.OAuth2Providers]). Without a provider and
 // with no default (no Issuer, several OAuth 2.0 providers) it answers a
 // page linking to each. GET only.
@@ -40,6 +41,9 @@ func (a *Auth) SignInHandler() http.Handler {
 		if h := q.Get("login_hint"); h != "" && len(h) <= 256 {
 			opts = append(opts, WithLoginHint(h))
 		}
+		if q.Get("silent") == "1" {
+			opts = append(opts, WithSilentSignIn(SilentSignedOut))
+		}
 		a.SignIn(w, r, opts...)
 	})
 }
@@ -52,11 +56,21 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
+	a.signIn(w, r, &o)
+}
+
+func (a *Auth) signIn(w http.ResponseWriter, r *http.Request, o *signInOptions) {
 	if p, err := a.pickProvider(o.provider); err != nil {
 		a.fail(w, r, "sign-in", err)
 		return
 	} else if p != nil {
-		a.signInOAuth2(w, r, p, &o)
+		a.signInOAuth2(w, r, p, o)
+		return
+	}
+	// prompt=none however asked: a silent sign-in, with its fallback.
+	o.authn.silent = o.authn.silent || o.prompt == "none"
+	if o.authn.silent && a.SilentSignInTried(r) {
+		a.silentFallback(w, r, o) // one silent attempt per navigation
 		return
 	}
 	m, err := a.discovery.get(r.Context())
@@ -108,6 +122,9 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			return
 		}
 		s, returnTo, err := finish(w, r)
+		if errors.Is(err, errAnswered) {
+			return
+		}
 		if err == nil {
 			err = a.writeSession(w, r, s, true)
 		}
@@ -118,6 +135,7 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
+		a.forgetSilentAttempt(w, r)
 		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)

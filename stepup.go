@@ -15,11 +15,13 @@ import (
 // Core §3.1.2.1 max_age and acr_values), kept in the transaction so the
 // callback checks the ID token against it.
 type authnRequest struct {
-	maxAge     int64    // seconds; meaningful with hasMaxAge
-	hasMaxAge  bool     //
-	acr        []string // acr_values, in order of preference
-	requireACR bool     // the ID token's acr must be one of acr
-	stepUp     bool     // a step-up: a failure keeps the earlier session
+	maxAge      int64    // seconds; meaningful with hasMaxAge
+	hasMaxAge   bool     //
+	acr         []string // acr_values, in order of preference
+	requireACR  bool     // the ID token's acr must be one of acr
+	stepUp      bool     // a step-up: a failure keeps the earlier session
+	silent      bool     // prompt=none (OIDC Core §3.1.2.1)
+	interactive bool     // a silent sign-in's fallback is an interactive one
 }
 
 // WithMaxAge asks the provider to authenticate the user again when their
@@ -93,6 +95,8 @@ const (
 	authnMaxAge = 1 << iota
 	authnRequireACR
 	authnStepUp
+	authnSilent
+	authnInteractive
 )
 
 // append writes n in the transaction's layout.
@@ -107,6 +111,12 @@ func (n *authnRequest) append(b []byte) []byte {
 	if n.stepUp {
 		flags |= authnStepUp
 	}
+	if n.silent {
+		flags |= authnSilent
+	}
+	if n.interactive {
+		flags |= authnInteractive
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(n.maxAge))
 	return appendString(b, strings.Join(n.acr, " "))
@@ -118,4 +128,5 @@ func (n *authnRequest) read(d *decoder) {
 	n.maxAge = int64(d.uvarint())
 	n.acr = strings.Fields(d.str())
 	n.hasMaxAge, n.requireACR, n.stepUp = flags&authnMaxAge != 0, flags&authnRequireACR != 0, flags&authnStepUp != 0
+	n.silent, n.interactive = flags&authnSilent != 0, flags&authnInteractive != 0
 }
