@@ -12,11 +12,12 @@ import (
 
 // SignInHandler starts a sign-in. It reads these query parameters:
 // returnTo (a same-origin path to land on afterwards), provider (the name
-// of one of [Config.OAuth2Providers]), and Logto's sign-in parameters,
-// each passed on only when it passes its check: first_screen (one of
-// Logto's screens; first_screen=register opens sign-up), identifier (email,
-// phone and/or username, space separated), login_hint (up to 256
-// printable characters), direct_sign_in (social:<connector> or
+// of one of [Config.OAuth2Providers]), silent=1 (a silent sign-in,
+// [WithSilentSignIn] with [SilentSignedOut]), and Logto's sign-in
+// parameters, each passed on only when it passes its check: first_screen
+// (one of Logto's screens; first_screen=register opens sign-up),
+// identifier (email, phone and/or username, space separated), login_hint
+// (up to 256 printable characters), direct_sign_in (social:<connector> or
 // sso:<connector id>), ui_locales (up to 10 BCP 47 language tags) and
 // interaction_mode (signIn or signUp, Logto's older form of first_screen).
 // Nothing else from the query reaches the provider. Without a provider and
@@ -35,6 +36,9 @@ func (a *Auth) SignInHandler() http.Handler {
 			return
 		}
 		opts := append([]SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}, queryOptions(q)...)
+		if q.Get("silent") == "1" {
+			opts = append(opts, WithSilentSignIn(SilentSignedOut))
+		}
 		a.SignIn(w, r, opts...)
 	})
 }
@@ -43,62 +47,91 @@ func (a *Auth) SignInHandler() http.Handler {
 // authorization code flow with PKCE (S256), a fresh state and nonce, and
 // the given options. While the provider cannot be reached it answers 503.
 func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOption) {
-	target, err := a.SignInURL(w, r, opts...)
-	if err != nil {
-		if errors.Is(err, ErrProviderUnavailable) {
-			w.Header().Set("Retry-After", "5")
-		}
-		a.fail(w, r, "sign-in", err)
-		return
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	a.signIn(w, r, signInOpts(a.cfg.Prompt, opts))
 }
 
-// SignInURL starts a sign-in as [Auth.SignIn] does but returns the
-// provider's authorization URL instead of redirecting, as Logto's signIn
-// does: for a page that opens it itself (a link, a popup, a native
-// browser). The sign-in stays bound to this browser: its transaction cookie
-// is set through w, so call SignInURL before the response is written, and
-// the URL completes a sign-in only in the browser that received that
-// cookie. The error wraps [ErrProviderUnavailable] while the provider
-// cannot be reached, or [ErrUnknownProvider].
+// SignInURL starts a sign-in as [Auth.SignIn] does but returns the URL to
+// send the browser to instead of redirecting, as Logto's signIn does: for
+// a page that opens it itself (a link, a popup, a native browser). The
+// sign-in stays bound to this browser: its transaction cookie is set
+// through w, so call SignInURL before the response is written, and the URL
+// completes a sign-in only in the browser that received that cookie. (A
+// silent sign-in already tried gives its fallback: the returnTo path, or
+// an interactive sign-in's URL.) The error wraps [ErrProviderUnavailable]
+// while the provider cannot be reached, or [ErrUnknownProvider].
 func (a *Auth) SignInURL(w http.ResponseWriter, r *http.Request, opts ...SignInOption) (string, error) {
-	o := signInOptions{prompt: a.cfg.Prompt}
+	return a.signInURL(w, r, signInOpts(a.cfg.Prompt, opts))
+}
+
+func signInOpts(prompt string, opts []SignInOption) *signInOptions {
+	o := &signInOptions{prompt: prompt}
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.apply(o)
 	}
-	var target string
+	return o
+}
+
+// signIn redirects to where signInURL says, or answers its failure.
+func (a *Auth) signIn(w http.ResponseWriter, r *http.Request, o *signInOptions) {
+	a.redirectOrFail(w, r, a.signInURL)(o)
+}
+
+// redirectOrFail returns a function that runs next and redirects to its
+// URL with 303, or answers its error.
+func (a *Auth) redirectOrFail(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request, *signInOptions) (string, error)) func(*signInOptions) {
+	return func(o *signInOptions) {
+		target, err := next(w, r, o)
+		if err != nil {
+			if errors.Is(err, ErrProviderUnavailable) {
+				w.Header().Set("Retry-After", "5")
+			}
+			a.fail(w, r, "sign-in", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	}
+}
+
+func (a *Auth) signInURL(w http.ResponseWriter, r *http.Request, o *signInOptions) (string, error) {
 	if p, err := a.pickProvider(o.provider); err != nil {
 		return "", err
 	} else if p != nil {
-		target = a.oauth2SignInURL(w, r, p, &o)
-	} else {
-		m, err := a.discovery.get(r.Context())
-		if err != nil {
-			return "", err
+		w.Header().Set("Cache-Control", "no-store")
+		return a.oauth2SignInURL(w, r, p, o), nil
+	}
+	// prompt=none however asked: a silent sign-in, with its fallback.
+	o.authn.silent = o.authn.silent || o.prompt == "none"
+	if o.authn.silent && a.SilentSignInTried(r) {
+		return a.silentFallbackURL(w, r, o) // one silent attempt per navigation
+	}
+	m, err := a.discovery.get(r.Context())
+	if err != nil {
+		return "", err
+	}
+	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
+	t.authn = o.authn
+	a.saveTransaction(w, r, t)
+	params := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(t.verifier),
+		oauth2.SetAuthURLParam("nonce", t.nonce),
+	}
+	params = t.authn.params(params)
+	if o.prompt != "" {
+		params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
+	}
+	for _, extra := range []map[string]string{a.cfg.AuthParams, o.params} {
+		for k, v := range extra {
+			params = append(params, oauth2.SetAuthURLParam(k, v))
 		}
-		t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
-		a.saveTransaction(w, r, t)
-		params := []oauth2.AuthCodeOption{
-			oauth2.S256ChallengeOption(t.verifier),
-			oauth2.SetAuthURLParam("nonce", t.nonce),
-		}
-		if o.prompt != "" {
-			params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
-		}
-		for _, extra := range []map[string]string{a.cfg.AuthParams, o.params} {
-			for k, v := range extra {
-				params = append(params, oauth2.SetAuthURLParam(k, v))
-			}
-		}
-		target = m.oauth2.AuthCodeURL(t.state, params...)
-		if a.resourceParams != "" {
-			// x/oauth2 sets one value per parameter; RFC 8707 repeats resource.
-			target += "&" + a.resourceParams
-		}
-		a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
+	}
+	target := m.oauth2.AuthCodeURL(t.state, params...)
+	if a.resourceParams != "" {
+		// x/oauth2 sets one value per parameter; RFC 8707 repeats resource.
+		target += "&" + a.resourceParams
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
 	return target, nil
 }
 
@@ -119,6 +152,9 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			return
 		}
 		s, returnTo, err := finish(w, r)
+		if errors.Is(err, errAnswered) {
+			return
+		}
 		if err == nil {
 			err = a.writeSession(w, r, s, true)
 		}
@@ -129,6 +165,7 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
+		a.forgetSilentAttempt(w, r)
 		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
@@ -141,10 +178,12 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 // check, which another site can start) put nothing new at stake: neither
 // may sign a user out. Any other failure comes after this browser's own
 // sign-in was under way, and leaves it signed out rather than in an earlier
-// identity.
+// identity; but a step-up ([Auth.RequireStepUp]) that fails leaves the
+// session it was asked of.
 func keepsSession(err error) bool {
 	var pe *ProviderError
-	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0)
+	var kept sessionKept
+	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0) || errors.As(err, &kept)
 }
 
 // SignOutHandler signs the user out at GET or POST. A plain link from the
@@ -195,6 +234,9 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		m, _ = a.discovery.get(ctx) // unreachable: sign out locally
 		cancel()
 	}
+	// RFC 7009: the refresh token (and the access token) revoked at the
+	// provider, in the background, never holding up the sign-out.
+	a.revokeTokens(m, s)
 	if m != nil && m.endSession != "" {
 		if u, perr := url.Parse(m.endSession); perr == nil {
 			q := u.Query()
