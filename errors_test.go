@@ -129,6 +129,7 @@ func TestRefusalPageTitles(t *testing.T) {
 		{fail(ErrAccessDenied, &ProviderError{Code: "access_denied"}), "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."},
 		{fail(ErrAccessDenied, &ProviderError{Code: "login_required"}), "Sign-in refused", "Sign-in was cancelled or refused."},
 		{fail(ErrAccessDenied, errors.New("no local account")), "Sign-in refused", "Sign-in was cancelled or refused."},
+		{fail(ErrAccessDenied, &ProviderError{Code: "access_denied", StatusCode: 403}), "Sign-in refused", "Sign-in was cancelled or refused."}, // the token endpoint's
 		{fail(ErrCodeRejected, nil), "Bad Request", "The sign-in could not be completed. Please sign in again."},
 	} {
 		rec := httptest.NewRecorder()

@@ -1,9 +1,11 @@
 package oidcauth
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // limitedClient returns a copy of c (or a new client) whose transport cuts
@@ -74,3 +76,19 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// readBounded reads res's body, refusing one longer than limit.
+func readBounded(res *http.Response, limit int64) ([]byte, error) {
+	size := int64(512)
+	if res.ContentLength > 0 {
+		size = min(res.ContentLength, limit) + 1 // +1: the read that sees EOF
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, errors.New("response larger than " + strconv.FormatInt(limit>>10, 10) + " KiB")
+	}
+	return buf.Bytes(), nil
+}

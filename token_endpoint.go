@@ -1,11 +1,9 @@
 package oidcauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -186,22 +184,6 @@ func tokenErrorKind(g grantType, pe *ProviderError) error {
 	default:
 		return ErrTokenEndpoint
 	}
-}
-
-// readBounded reads res's body, refusing one longer than limit.
-func readBounded(res *http.Response, limit int64) ([]byte, error) {
-	size := int64(512)
-	if res.ContentLength > 0 {
-		size = min(res.ContentLength, limit) + 1 // +1: the read that sees EOF
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(io.LimitReader(res.Body, limit+1)); err != nil {
-		return nil, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, errors.New("response larger than " + strconv.FormatInt(limit>>10, 10) + " KiB")
-	}
-	return buf.Bytes(), nil
 }
 
 // parse reads raw in e's configured format. An answer in the other

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 var b64 = base64.RawURLEncoding
@@ -87,18 +89,6 @@ func (k *signingKey) sign(input string) ([]byte, error) {
 	return nil, errors.New("oidcauthtest: unknown key type")
 }
 
-func (k *signingKey) verify(input string, sig []byte) bool {
-	h, sum := k.digest(input)
-	switch pub := k.priv.Public().(type) {
-	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(pub, h, sum, sig) == nil
-	case *ecdsa.PublicKey:
-		n := (pub.Curve.Params().BitSize + 7) / 8
-		return len(sig) == 2*n && ecdsa.Verify(pub, sum, new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:]))
-	}
-	return false
-}
-
 // jwt signs claims with the current key, or breaks the signature as m says.
 func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string, error) {
 	p.mu.Lock()
@@ -148,31 +138,24 @@ func (p *Provider) jwt(claims map[string]any, typ string, m Misbehavior) (string
 // ownIDToken reports whether raw is an ID token this provider signed for
 // its client; expiry is not checked (a logout hint may be expired).
 func (p *Provider) ownIDToken(raw string) bool {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return false
-	}
-	var header struct{ Kid string }
-	var claims struct {
-		Aud any    `json:"aud"`
-		Iss string `json:"iss"`
-	}
-	hb, err1 := b64.DecodeString(parts[0])
-	cb, err2 := b64.DecodeString(parts[1])
-	sig, err3 := b64.DecodeString(parts[2])
-	if errors.Join(err1, err2, err3) != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
-		return false
-	}
-	if claims.Iss != p.issuer || claims.Aud != p.opts.ClientID {
+	header, err := jose.ParseHeader(raw)
+	if err != nil {
 		return false
 	}
 	p.mu.Lock()
 	keys := slices.Clone(p.keys)
 	p.mu.Unlock()
 	for _, k := range keys {
-		if k.kid == header.Kid {
-			return k.verify(parts[0]+"."+parts[1], sig)
+		if k.kid != header.KeyID {
+			continue
 		}
+		// go-jose verifies the signature (the key's algorithm only).
+		payload, _, err := jose.VerifyKey(raw, []string{k.alg}, k.priv.Public())
+		var claims struct {
+			Aud any    `json:"aud"`
+			Iss string `json:"iss"`
+		}
+		return err == nil && json.Unmarshal(payload, &claims) == nil && claims.Iss == p.issuer && claims.Aud == p.opts.ClientID
 	}
 	return false
 }

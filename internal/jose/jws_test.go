@@ -283,3 +283,18 @@ func TestHeaderNamesExact(t *testing.T) {
 		t.Errorf("a PS256 signature under the header's RS256: err %v, want ErrBadSignature", err)
 	}
 }
+
+func TestVerifyKey(t *testing.T) {
+	k := keys()
+	tok := sign(t, `{"alg":"ES256","kid":"k1"}`, `{"sub":"u-1"}`, k.p256, "ES256", 0)
+	if payload, hdr, err := VerifyKey(tok, []string{"ES256"}, k.p256.Public()); err != nil || string(payload) != `{"sub":"u-1"}` || hdr.KeyID != "k1" {
+		t.Errorf("own key: %s, %+v, %v", payload, hdr, err)
+	}
+	if _, _, err := VerifyKey(tok, []string{"RS256"}, k.p256.Public()); !errors.Is(err, ErrAlgorithm) {
+		t.Errorf("algorithm not allowed: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, _, err := VerifyKey(tok, []string{"ES256"}, other.Public()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("another key: %v", err)
+	}
+}
