@@ -11,6 +11,9 @@
 //                                        APP/callback, its post sign-out URI APP/
 //   --client-id       OP_CLIENT_ID       default "oidcauth-e2e"
 //   --client-secret   OP_CLIENT_SECRET   default: random (printed nowhere)
+//   --m2m-client-id   OP_M2M_CLIENT_ID   a machine-to-machine client (client
+//                                        credentials grant only), default "oidcauth-e2e-m2m"
+//   --m2m-client-secret OP_M2M_CLIENT_SECRET  default: random (printed nowhere)
 //   --access-token-ttl OP_ACCESS_TOKEN_TTL  seconds (default 3600), for the
 //                                        opaque token and the API's JWT
 //   --short-api-token-ttl OP_SHORT_API_TOKEN_TTL  seconds (default 35), for the
@@ -37,7 +40,9 @@ export const API_RESOURCE = 'https://api.example.com';
 // lifetime per API resource), so tests can see a token reused and then
 // refreshed without waiting long.
 export const SHORT_API_RESOURCE = 'https://short-lived.api.example.com';
-const API_SCOPES = 'read:profile write:profile';
+// The example app's own API (/api/resource, the first resource) reads
+// read:data and needs write:data for POST.
+const API_SCOPES = 'read:profile write:profile read:data write:data';
 const HOST = '127.0.0.1';
 
 const { values: flags } = parseArgs({
@@ -46,6 +51,8 @@ const { values: flags } = parseArgs({
     'app-url': { type: 'string' },
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
+    'm2m-client-id': { type: 'string' },
+    'm2m-client-secret': { type: 'string' },
     'access-token-ttl': { type: 'string' },
     'short-api-token-ttl': { type: 'string' },
     'backchannel-logout-uri': { type: 'string' },
@@ -58,6 +65,8 @@ const port = Number(setting('port', 'OP_PORT', '0'));
 const appURL = (setting('app-url', 'OP_APP_URL', '') || '').replace(/\/+$/, '');
 const clientID = setting('client-id', 'OP_CLIENT_ID', 'oidcauth-e2e');
 const clientSecret = setting('client-secret', 'OP_CLIENT_SECRET', '') || randomBytes(24).toString('hex');
+const m2mClientID = setting('m2m-client-id', 'OP_M2M_CLIENT_ID', 'oidcauth-e2e-m2m');
+const m2mClientSecret = setting('m2m-client-secret', 'OP_M2M_CLIENT_SECRET', '') || randomBytes(24).toString('hex');
 const accessTokenTTL = Number(setting('access-token-ttl', 'OP_ACCESS_TOKEN_TTL', '3600'));
 const shortAPITokenTTL = Number(setting('short-api-token-ttl', 'OP_SHORT_API_TOKEN_TTL', '35'));
 const backchannelLogoutURI = setting('backchannel-logout-uri', 'OP_BACKCHANNEL_LOGOUT_URI', '');
@@ -157,8 +166,18 @@ function configuration() {
     client.backchannel_logout_uri = backchannelLogoutURI;
     client.backchannel_logout_session_required = true;
   }
+  // A machine-to-machine application, as in Logto: the client credentials
+  // grant only, for an API resource named by the resource parameter.
+  const m2m = {
+    client_id: m2mClientID,
+    client_secret: m2mClientSecret,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
   return {
-    clients: [client],
+    clients: [client, m2m],
     jwks: jwks(),
     findAccount,
     cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -195,6 +214,7 @@ function configuration() {
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       revocation: { enabled: true },
+      clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // As Logto (with no default API): the code exchange gives an opaque

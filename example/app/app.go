@@ -133,6 +133,7 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
 			LoginForm:              true,
+			APIResources:           devAPIResources(&cfg),
 			User: oidcauthtest.User{
 				Subject: "dev-user-1", Name: "Dev User", Email: "dev.user@example.com",
 				EmailVerified: true, Username: "devuser",
@@ -176,8 +177,13 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 		_ = a.Close()
 		return nil, err
 	}
-	auth.Mount(mux) // /sign-in, /callback, /sign-out
-	mux.Handle("GET /profile", auth.RequireAuth(http.HandlerFunc(profilePage)))
+	auth.Mount(mux)                       // /sign-in, /callback, /sign-out
+	api, err := mountAPI(mux, auth, &cfg) // GET|POST /api/resource (api.go)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	mux.Handle("GET /profile", auth.RequireAuth(profilePage(api)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
 	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources)))
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))

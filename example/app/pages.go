@@ -52,6 +52,7 @@ code{word-break:break-all}
 </table>
 <h2>All claims</h2>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+{{with .API}}{{template "call-api" .}}{{end}}
 {{template "signout"}}
 </main></body></html>{{end}}
 `))
@@ -75,7 +76,13 @@ func homePage(oidc bool, providers []oidcauth.OAuth2Provider) http.Handler {
 
 type claim struct{ Name, Value string }
 
-func profilePage(w http.ResponseWriter, r *http.Request) {
+// profilePage shows the user's claims and, when the app serves an API
+// for resource (api.go), how to call it.
+func profilePage(resource string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { profile(w, r, resource) })
+}
+
+func profile(w http.ResponseWriter, r *http.Request, resource string) {
 	user, ok := oidcauth.UserFromContext(r.Context())
 	if !ok {
 		http.Error(w, "not signed in", http.StatusUnauthorized) // RequireAuth prevents this
@@ -92,7 +99,8 @@ func profilePage(w http.ResponseWriter, r *http.Request) {
 	render(w, "profile", struct {
 		User   *oidcauth.User
 		Claims []claim
-	}{user, claims})
+		API    string
+	}{user, claims, resource})
 }
 
 // apiMe answers the signed-in user's claims as JSON.
@@ -109,10 +117,13 @@ func apiMe(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, claims)
 }
 
-// apiToken shows what the app would send to an API: the access token for
+// apiToken answers what the app would send to an API: the access token for
 // ?resource= (one of OIDC_RESOURCES; none means the sign-in's own token),
-// refreshed when it expires. It answers the token's claims and expiry, not
-// the token itself, which belongs in an Authorization header, not a page.
+// refreshed when it expires, with its claims. The token itself is in the
+// answer for an API resource only, for the page's script to put in an
+// Authorization header (as a single-page app does with Logto's
+// getAccessToken); the sign-in's own token, which serves only userinfo,
+// never leaves the server. The answer is JSON, private and not stored.
 func apiToken(auth *oidcauth.Auth, resources []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resource := r.URL.Query().Get("resource")
@@ -135,6 +146,9 @@ func apiToken(auth *oidcauth.Auth, resources []string) http.Handler {
 				out["format"] = "jwt"
 				out["claims"] = claims // unverified: for display only
 			}
+		}
+		if resource != "" {
+			out["access_token"] = tok
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
