@@ -20,13 +20,19 @@
 //	}
 //	mux := http.NewServeMux()
 //	auth.Mount(mux) // /sign-in, /callback, /sign-out
-//	mux.Handle("/dashboard", auth.RequireAuth(dashboard))
-//	mux.Handle("/", auth.LoadUser(home))
+//	mux.Handle("/dashboard", auth.RequireAuth(http.HandlerFunc(dashboard)))
+//	log.Fatal(http.ListenAndServe("localhost:3000", mux))
 //
 //	func dashboard(w http.ResponseWriter, r *http.Request) {
 //		user, _ := oidcauth.UserFromContext(r.Context())
-//		fmt.Fprintf(w, "Hello, %s", user.Name)
+//		fmt.Fprintf(w, "Hello, %s", html.EscapeString(user.Name))
 //	}
+//
+// Handlers and middleware take and return http.Handler (a function becomes
+// one with http.HandlerFunc), so RequireAuth is also chi's
+// r.Use(auth.RequireAuth). The README has the same app as a complete
+// main.go, and every snippet here and there is compiled by the package's
+// tests.
 //
 // [New] never touches the network: the provider is discovered on first use,
 // retried with backoff while it is down (sign-in answers 503 meanwhile) and
