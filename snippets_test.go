@@ -112,8 +112,9 @@ var (
 		"json": "encoding/json", "log": "log", "os": "os", "slog": "log/slog", "strings": "strings", "testing": "testing", "time": "time",
 		"oidcauth": "github.com/oidcauth/oidcauth", "oidcauthtest": "github.com/oidcauth/oidcauth/oidcauthtest",
 		"redis": "github.com/redis/go-redis/v9", "oidcredis": "github.com/oidcauth/oidcauth/stores/redis",
+		"filepath": "path/filepath", "oidcbolt": "github.com/oidcauth/oidcauth/stores/bolt",
 	}
-	snippetModules = map[string]string{"oidcredis": "stores/redis", "redis": "stores/redis"}
+	snippetModules = map[string]string{"oidcredis": "stores/redis", "redis": "stores/redis", "oidcbolt": "stores/bolt"}
 )
 
 // snippetContext are the names the README's prose gives fragments.
@@ -203,4 +204,5 @@ var anyExported = map[string]string{
 	"context": "Background", "errors": "New", "fmt": "Sprint", "html": "EscapeString", "http": "StatusOK", "httptest": "NewServer", "cookiejar": "New", "io": "EOF",
 	"json": "Marshal", "log": "Print", "os": "Getenv", "slog": "Default", "strings": "Cut", "testing": "Short", "time": "Now",
 	"oidcauth": "New", "oidcauthtest": "DefaultClientID", "redis": "NewClient", "oidcredis": "NewBackend",
+	"filepath": "Join", "oidcbolt": "Open",
 }
