@@ -263,3 +263,22 @@ func TestCodeExchangeRefused(t *testing.T) {
 		}
 	})
 }
+
+// readBounded takes a body of exactly the limit, refuses one byte more,
+// and reads bodies with or without a Content-Length.
+func TestReadBounded(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		declared bool
+		ok       bool
+	}{{0, true, true}, {100, true, true}, {1024, true, true}, {1025, true, false}, {1024, false, true}, {1025, false, false}, {5000, false, false}, {700, false, true}} {
+		res := &http.Response{Body: io.NopCloser(strings.NewReader(strings.Repeat("a", tc.n))), ContentLength: -1}
+		if tc.declared {
+			res.ContentLength = int64(tc.n)
+		}
+		got, err := readBounded(res, 1024)
+		if tc.ok != (err == nil) || (tc.ok && len(got) != tc.n) {
+			t.Errorf("%d bytes (declared %v): %d read, %v", tc.n, tc.declared, len(got), err)
+		}
+	}
+}

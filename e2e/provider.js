@@ -27,7 +27,11 @@
 // so tests can see what reached the provider; a refresh token shows there
 // only as a fingerprint (the start of its SHA-256), enough to tell whether
 // one was used twice. /debug/backchannel-logouts answers the back-channel
-// logouts sent (client, sub, sid, delivered or the error).
+// logouts sent (client, sub, sid, delivered or the error);
+// /debug/revocations the token revocation requests (RFC 7009: the hint,
+// the token's fingerprint, the answer's status);
+// /debug/refresh-token?fingerprint=F whether the refresh token issued with
+// that fingerprint would still be redeemed ({"known":…,"active":…}).
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -112,11 +116,14 @@ function stripExternalFonts(html) {
   return html.replace(/@import url\(https?:[^)]*\);?/g, '');
 }
 
-const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchannel-logouts': [] };
+const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchannel-logouts': [], revocations: [] };
+// The refresh tokens issued, by fingerprint, so /debug/refresh-token can
+// tell whether one is still active; they never leave this process.
+const issuedRefreshTokens = new Map();
 const recordedParams = [
   'client_id', 'response_type', 'scope', 'prompt', 'redirect_uri', 'code_challenge_method',
   'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales',
-  'post_logout_redirect_uri', 'grant_type',
+  'post_logout_redirect_uri', 'grant_type', 'token_type_hint',
 ];
 
 // record keeps the non-secret parameters of a request to the provider,
@@ -267,6 +274,14 @@ server.listen(port, HOST, () => {
         refresh_token_fingerprint: fingerprint(ctx.oidc.params.refresh_token),
         issued_refresh_token_fingerprint: fingerprint(ctx.body?.refresh_token),
       });
+      if (ctx.body?.refresh_token) {
+        issuedRefreshTokens.set(fingerprint(ctx.body.refresh_token), ctx.body.refresh_token);
+        if (issuedRefreshTokens.size > 100) issuedRefreshTokens.delete(issuedRefreshTokens.keys().next().value);
+      }
+    }
+    if (ctx.method === 'POST' && ctx.path === '/token/revocation') {
+      const params = ctx.oidc?.params ?? {};
+      record('revocations', params, { status: ctx.status, token_fingerprint: fingerprint(params.token) });
     }
     if (typeof ctx.body === 'string' && ctx.response.is('html')) {
       ctx.body = stripExternalFonts(ctx.body);
@@ -289,6 +304,22 @@ server.listen(port, HOST, () => {
       req.originalUrl = req.url;
       req.url = req.url.slice('/oidc'.length) || '/';
       op(req, res);
+      return;
+    }
+    if (req.method === 'GET' && path === '/debug/refresh-token') {
+      const raw = issuedRefreshTokens.get(new URL(req.url, 'http://x').searchParams.get('fingerprint'));
+      const answer = (body) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify(body));
+      };
+      if (!raw) {
+        answer({ known: false, active: false });
+        return;
+      }
+      provider.RefreshToken.find(raw).then(
+        (token) => answer({ known: true, active: Boolean(token && !token.isExpired && !token.consumed) }),
+        () => answer({ known: true, active: false }),
+      );
       return;
     }
     const kind = path.startsWith('/debug/') && path.slice('/debug/'.length);
