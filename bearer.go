@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // BearerConfig configures a [Bearer]: the API (resource server) side,
@@ -73,7 +71,7 @@ type Bearer struct {
 	issuer    string
 	resource  string
 	orgs      bool
-	algs      []jose.SignatureAlgorithm
+	algs      []string
 	skew      int64 // seconds
 	now       func() time.Time
 	logger    *slog.Logger
@@ -172,7 +170,7 @@ func newBearer(cfg BearerConfig, d *discovery, base *Config) (*Bearer, error) {
 			bad("Algorithms may hold only asymmetric JWS algorithms (RS*, PS*, ES*, EdDSA), not " + quoteForError(alg))
 			continue
 		}
-		b.algs = append(b.algs, jose.SignatureAlgorithm(alg))
+		b.algs = append(b.algs, alg)
 	}
 	if cfg.CacheSize >= 0 {
 		b.cache = newTokenCache(cmp.Or(cfg.CacheSize, defaultTokenCacheSize))

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // maxBearerToken bounds the token a request may present. Logto's and
@@ -144,26 +142,16 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // verifyJWT checks a JWT access token as RFC 9068 §4 says: the algorithm
-// (asymmetric, from the allowed list), typ, the signature by a key the
-// provider publishes, then the claims. The signature is checked by the
-// provider's key set, the one ID tokens use, with its refetch cooldown.
+// (asymmetric, from the allowed list), the signature by a key the
+// provider publishes, typ, then the claims. internal/jose verifies, with
+// the provider's key set: the one ID tokens use, with its refetch
+// cooldown.
 func (b *Bearer) verifyJWT(ctx context.Context, raw string) (*tokenEntry, error) {
-	jws, err := jose.ParseSignedCompact(raw, b.algs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errInvalidToken("not a JWS with an allowed algorithm")
-	}
-	// RFC 9068 §2.1 and §4: typ at+jwt keeps an ID token (typ JWT) or any
-	// other JWT the provider signs from passing as an access token.
-	if typ, ok := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType]; ok {
-		if s, _ := typ.(string); !isAccessTokenType(s) {
-			return nil, errInvalidToken("typ is not at+jwt")
-		}
-	}
 	m, err := b.discovery.get(ctx)
 	if err != nil {
 		return nil, err // ErrProviderUnavailable
 	}
-	payload, err := m.keys.VerifySignature(ctx, raw)
+	payload, hdr, err := m.keys.Verify(ctx, raw, b.algs)
 	if err != nil {
 		// A token no published key signed is invalid; a key set that
 		// cannot be had (the JWKS endpoint failing) is the provider's
@@ -172,6 +160,11 @@ func (b *Bearer) verifyJWT(ctx context.Context, raw string) (*tokenEntry, error)
 			return nil, errInvalidToken("signature: " + err.Error())
 		}
 		return nil, fail(ErrProviderUnavailable, err)
+	}
+	// RFC 9068 §2.1 and §4: typ at+jwt keeps an ID token (typ JWT) or any
+	// other JWT the provider signs from passing as an access token.
+	if hdr.Type != "" && !isAccessTokenType(hdr.Type) {
+		return nil, errInvalidToken("typ is not at+jwt")
 	}
 	return b.checkClaims(payload, b.now().Unix())
 }

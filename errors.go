@@ -230,11 +230,9 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 // request or the provider is echoed.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, phrase := classify(err)
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
 	if wantsJSON(r) {
+		h := w.Header()
+		setPageHeaders(h)
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		code := errorCode(status)
@@ -244,19 +242,17 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": phrase})
 		return
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	w.WriteHeader(status)
 	title := http.StatusText(status)
 	if errors.Is(err, ErrAccessDenied) {
-		// The user's own cancel (RFC 6749 §4.1.2.1 access_denied) is no
-		// fault; any other refusal is the provider's or the app's.
+		// The user's own cancel (RFC 6749 §4.1.2.1 access_denied, in the
+		// authorization response) is no fault; any other refusal (the
+		// token endpoint's, OnSignIn's) is the provider's or the app's.
 		title = "Sign-in refused"
-		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.Code == "access_denied" {
+		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.Code == "access_denied" && pe.StatusCode == 0 {
 			title, phrase = "Sign-in cancelled", "The sign-in was cancelled, so you are not signed in."
 		}
 	}
-	_ = errorPage.Execute(w, struct{ Title, Message, Home string }{title, phrase, "/"})
+	writePage(w, status, errorPage, struct{ Title, Message, Home string }{title, phrase, "/"})
 }
 
 func errorCode(status int) string {

@@ -210,13 +210,7 @@ func (a *Auth) chooseProvider(w http.ResponseWriter, r *http.Request) {
 		q := url.Values{"provider": {p.Name}, "returnTo": {returnTo}}
 		choices = append(choices, choice{p.Name, a.cfg.SignInPath + "?" + q.Encode()})
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_ = chooserPage.Execute(w, choices)
+	writePage(w, http.StatusOK, chooserPage, choices)
 }
 
 // fetchOAuth2User is FetchUserInfo for a plain OAuth 2.0 provider's
@@ -231,8 +225,8 @@ func (a *Auth) fetchOAuth2User(ctx context.Context, s *session, accessToken stri
 	if err != nil {
 		return nil, err
 	}
-	if prof.id != s.user.Subject {
-		return nil, fail(ErrUserInfo, errors.New("profile id differs from the session's subject"))
+	if err := sameSubject(prof.id, s.user.Subject); err != nil {
+		return nil, err
 	}
 	return &User{
 		Subject: prof.id, Name: prof.name, Email: prof.email, Picture: prof.avatar, Phone: prof.phone,

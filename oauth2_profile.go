@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 )
@@ -27,29 +25,12 @@ type profile struct {
 // token we redeemed ourselves, so it describes the user who signed in
 // here, and maps it. Errors wrap ErrUserInfo and never carry the body.
 func (a *Auth) fetchProfile(ctx context.Context, p *oauth2Client, accessToken string) (*profile, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.UserInfoEndpoint, nil)
-	if err != nil {
-		return nil, fail(ErrUserInfo, errors.New("userinfo endpoint is not a valid URL"))
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	res, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fail(ErrUserInfo, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fail(ErrUserInfo, newProviderError(bearerError(res.Header.Get("WWW-Authenticate")), "", "", res.StatusCode))
-	}
 	// The Content-Type is not checked: some providers label JSON as text,
 	// and Logto's connector reads the body whatever the label. The body
 	// must parse as a JSON object either way.
-	raw, err := io.ReadAll(io.LimitReader(res.Body, maxProfileBytes+1))
+	raw, err := a.getUserInfo(ctx, p.UserInfoEndpoint, accessToken, maxProfileBytes, false)
 	if err != nil {
-		return nil, fail(ErrUserInfo, err)
-	}
-	if len(raw) > maxProfileBytes {
-		return nil, fail(ErrUserInfo, errors.New("profile larger than 16 KiB"))
+		return nil, err
 	}
 	return mapProfile(raw, p.ProfileMap)
 }

@@ -284,11 +284,12 @@ func (m *MemoryRevocations) count() {
 // revoked reports whether s is revoked in the configured store.
 // Back-channel logout speaks for the OpenID provider only, so its sid and
 // subject revocations never match a session of a plain OAuth 2.0 provider,
-// whose user ids live in another namespace.
+// whose user ids live in another namespace: those are revoked by a
+// Subject that names the provider too ([Auth.SignOutEverywhere]).
 func (a *Auth) revoked(s *session) bool {
 	sid, sub := s.sid, s.user.Subject
 	if s.provider != "" {
-		sid, sub = "", ""
+		sid, sub = "", s.oauth2Subject
 	}
 	return a.cfg.Revocations.IsRevoked(s.id, sid, sub, time.Unix(s.created, 0))
 }

@@ -31,6 +31,10 @@ type session struct {
 	idToken      token
 	accessToken  token
 	refreshToken string
+
+	// oauth2Subject is what a Subject revocation names a plain OAuth 2.0
+	// provider's user by (oauth2Subject()); set when decoded.
+	oauth2Subject string
 }
 
 // token holds an OAuth token. A compact JWS is kept as its three decoded
@@ -212,6 +216,9 @@ func unmarshalSession(p string, issuer string) (*session, error) {
 	}
 	if flags&flagOwnClaims == 0 {
 		s.user.claims = s.idToken.seg[1]
+	}
+	if s.provider != "" {
+		s.oauth2Subject = oauth2Subject(s.user.Issuer, s.user.Subject)
 	}
 	return s, nil
 }

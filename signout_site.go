@@ -64,15 +64,7 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 `))
 
 func (a *Auth) confirmSignOut(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	// No form-action: browsers apply it to the redirects after the form
-	// is sent, and sign-out goes on to the provider's end-session endpoint.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
 	// The form has no action: it posts back to this very URL, which holds
 	// wherever the handler is mounted.
-	_ = confirmPage.Execute(w, nil)
+	writePage(w, http.StatusOK, confirmPage, nil)
 }

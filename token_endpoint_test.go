@@ -34,6 +34,7 @@ func fakeTokenEndpoint(t *testing.T, status int, contentType, body string) (*htt
 // class, and so the status, depends on the error code and the grant, never
 // on which provider answered or in which format.
 func TestTokenEndpointErrorClasses(t *testing.T) {
+	t.Parallel()
 	const js, form = "application/json", "application/x-www-form-urlencoded"
 	secretText := "echo of s3cr3t-refresh-token-value"
 	answers := []struct {
@@ -103,6 +104,7 @@ func TestTokenEndpointErrorClasses(t *testing.T) {
 // Answers that are not OAuth errors are ErrTokenEndpoint (502) for every
 // grant, and say nothing of the body.
 func TestTokenEndpointBadAnswers(t *testing.T) {
+	t.Parallel()
 	huge := `{"access_token":"` + strings.Repeat("x", maxTokenResponseBytes) + `","token_type":"Bearer"}`
 	cases := []struct {
 		name, ctype, body string
@@ -140,6 +142,7 @@ func TestTokenEndpointBadAnswers(t *testing.T) {
 // Each client authentication method, as the token endpoint sees it; the
 // id and secret are form-encoded inside Basic (RFC 6749 §2.3.1).
 func TestTokenEndpointClientAuth(t *testing.T) {
+	t.Parallel()
 	const id, secret = "client:1+é", "a secret/with:odd%chars-and-forty-bytes!!"
 	cases := []struct {
 		auth      AuthMethod
@@ -209,6 +212,7 @@ func TestTokenEndpointClientAuth(t *testing.T) {
 
 // A plain OAuth 2.0 provider's id_token is dropped: nothing can verify it.
 func TestTokenEndpointDropsUnverifiableIDToken(t *testing.T) {
+	t.Parallel()
 	srv, _ := fakeTokenEndpoint(t, 200, "application/json", `{"access_token":"at","id_token":"a.b.c"}`)
 	for _, oidc := range []bool{true, false} {
 		e := &tokenEndpoint{url: srv.URL, clientID: "c", secret: "s", auth: ClientSecretPost, format: TokenResponseJSON, oidc: oidc}
@@ -223,6 +227,7 @@ func TestTokenEndpointDropsUnverifiableIDToken(t *testing.T) {
 // refusal (403) as at the OpenID provider, not a failing provider (502);
 // the session stays.
 func TestOAuth2RefreshRefused(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	gh.opts.RefreshTokens = true
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
@@ -245,6 +250,7 @@ func TestOAuth2RefreshRefused(t *testing.T) {
 // access_denied at the code exchange refuses the sign-in (403) at both
 // kinds of provider, and leaves no session.
 func TestCodeExchangeRefused(t *testing.T) {
+	t.Parallel()
 	t.Run("OpenID provider", func(t *testing.T) {
 		f := newFlow(t, oidcauthtest.Options{}, nil)
 		f.idp.Misbehave(oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest, TokenBody: `{"error":"access_denied"}`})
@@ -262,4 +268,23 @@ func TestCodeExchangeRefused(t *testing.T) {
 			t.Error("signed in")
 		}
 	})
+}
+
+// readBounded takes a body of exactly the limit, refuses one byte more,
+// and reads bodies with or without a Content-Length.
+func TestReadBounded(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		declared bool
+		ok       bool
+	}{{0, true, true}, {100, true, true}, {1024, true, true}, {1025, true, false}, {1024, false, true}, {1025, false, false}, {5000, false, false}, {700, false, true}} {
+		res := &http.Response{Body: io.NopCloser(strings.NewReader(strings.Repeat("a", tc.n))), ContentLength: -1}
+		if tc.declared {
+			res.ContentLength = int64(tc.n)
+		}
+		got, err := readBounded(res, 1024)
+		if tc.ok != (err == nil) || (tc.ok && len(got) != tc.n) {
+			t.Errorf("%d bytes (declared %v): %d read, %v", tc.n, tc.declared, len(got), err)
+		}
+	}
 }

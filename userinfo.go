@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -21,9 +20,8 @@ func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, accessToken, sub 
 	if err != nil {
 		return nil, err
 	}
-	var got string
-	if err := json.Unmarshal(extra["sub"], &got); err != nil || got != sub {
-		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the ID token's"))
+	if err := sameSubject(claimsSubject(extra), sub); err != nil {
+		return nil, err
 	}
 	return mergeClaims(claims, extra)
 }
@@ -67,45 +65,77 @@ func (a *Auth) wantsUserInfo(c *idClaims) bool {
 	return (a.asksProfile && lacksProfile) || (a.asksEmail && c.Email == "")
 }
 
-// fetchUserInfo calls the userinfo endpoint with the access token. Its
-// errors name the HTTP status and the RFC 6750 error code only, never the
-// response body: an error page of a proxy may echo the request's
-// Authorization header, and errors reach log lines. Signed (JWT) userinfo
-// responses are not supported. The answer may be 64 KiB at most.
+// fetchUserInfo calls the OpenID provider's userinfo endpoint (OIDC
+// Core §5.3) and returns its claims. Signed (JWT) userinfo responses are
+// not supported.
 func (a *Auth) fetchUserInfo(ctx context.Context, m *metadata, accessToken string) (map[string]json.RawMessage, error) {
 	endpoint := m.provider.UserInfoEndpoint()
 	if endpoint == "" {
 		return nil, fail(ErrUserInfo, errors.New("the provider has no userinfo endpoint"))
 	}
+	body, err := a.getUserInfo(ctx, endpoint, accessToken, maxUserInfoBytes, true)
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
+		return nil, fail(ErrUserInfo, errors.New("userinfo response is not a JSON object"))
+	}
+	return claims, nil
+}
+
+// getUserInfo is the one userinfo request, for the OpenID provider and
+// for a plain OAuth 2.0 provider's profile: a GET with the access token
+// (RFC 6750 §2.1), the answer at most limit bytes, and JSON by its
+// Content-Type when wantJSON is set (OIDC Core §5.3.2). Its errors wrap
+// ErrUserInfo and name the HTTP status and the RFC 6750 error code only,
+// never the response body: an error page of a proxy may echo the
+// request's Authorization header, and errors reach log lines.
+func (a *Auth) getUserInfo(ctx context.Context, endpoint, accessToken string, limit int64, wantJSON bool) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return nil, fail(ErrUserInfo, errors.New("userinfo endpoint is not a valid URL"))
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := a.cfg.HTTPClient.Do(req)
+	res, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return nil, fail(ErrUserInfo, err) // a *url.Error: the URL and a network cause
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fail(ErrUserInfo, newProviderError(bearerError(resp.Header.Get("WWW-Authenticate")), "", "", resp.StatusCode))
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fail(ErrUserInfo, newProviderError(bearerError(res.Header.Get("WWW-Authenticate")), "", "", res.StatusCode))
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); wantJSON && mt != "application/json" {
 		return nil, fail(ErrUserInfo, errors.New("userinfo response is not JSON"))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserInfoBytes+1))
+	body, err := readBounded(res, limit)
 	if err != nil {
 		return nil, fail(ErrUserInfo, err)
 	}
-	if len(body) > maxUserInfoBytes {
-		return nil, fail(ErrUserInfo, errors.New("userinfo response is larger than 64 KiB"))
+	return body, nil
+}
+
+// claimsSubject is the sub claim of a userinfo answer, "" when it has no
+// string sub.
+func claimsSubject(claims map[string]json.RawMessage) string {
+	var sub string
+	if json.Unmarshal(claims["sub"], &sub) != nil {
+		return ""
 	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(body, &claims); err != nil {
-		return nil, fail(ErrUserInfo, errors.New("userinfo response is not a JSON object"))
+	return sub
+}
+
+// sameSubject is the one check that a userinfo answer (or a plain OAuth
+// 2.0 provider's profile) describes the user it was asked about: its
+// subject is the ID token's at sign-in and the session's afterwards (OIDC
+// Core §5.3.2). Without it a substituted access token could sign the user
+// in as someone else, or show another person's profile.
+func sameSubject(got, want string) error {
+	if got == "" || got != want {
+		return fail(ErrUserInfo, errors.New("userinfo subject differs from the signed-in user's"))
 	}
-	return claims, nil
+	return nil
 }
 
 // bearerError reads the error code of an RFC 6750 §3 challenge, such as
@@ -130,7 +160,10 @@ func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, err
 		return nil, err
 	}
 	s := a.session(nil, r)
-	if s != nil && s.provider != "" {
+	if s == nil {
+		return nil, fail(ErrNotSignedIn, nil)
+	}
+	if s.provider != "" {
 		return a.fetchOAuth2User(r.Context(), s, tok)
 	}
 	m, err := a.discovery.get(r.Context())
@@ -142,9 +175,9 @@ func (a *Auth) FetchUserInfo(w http.ResponseWriter, r *http.Request) (*User, err
 	if err != nil {
 		return nil, err
 	}
-	var sub string
-	if s == nil || json.Unmarshal(claims["sub"], &sub) != nil || sub != s.user.Subject {
-		return nil, fail(ErrUserInfo, errors.New("userinfo sub differs from the session's"))
+	sub := claimsSubject(claims)
+	if err := sameSubject(sub, s.user.Subject); err != nil {
+		return nil, err
 	}
 	raw, err := json.Marshal(claims)
 	if err != nil {

@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -74,5 +75,34 @@ func TestUserInfoErrorLeaksNothing(t *testing.T) {
 	}
 	if !strings.Contains(logs, "invalid_token") || !strings.Contains(logs, "502") {
 		t.Errorf("the log line lost the status and error code:\n%s", logs)
+	}
+}
+
+// The one subject check: a string sub equal to the expected one, nothing
+// else (OIDC Core §5.3.2; a number, null or an absent sub is refused).
+func TestSameSubject(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"sub":"u-1"}`, true},
+		{`{"sub":"u-2"}`, false},
+		{`{"sub":"U-1"}`, false},
+		{`{"sub":1}`, false},
+		{`{"sub":null}`, false},
+		{`{"name":"u-1"}`, false},
+		{`{"sub":""}`, false},
+	} {
+		var claims map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(tc.body), &claims); err != nil {
+			t.Fatal(err)
+		}
+		err := sameSubject(claimsSubject(claims), "u-1")
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrUserInfo)) {
+			t.Errorf("%s: %v", tc.body, err)
+		}
+	}
+	if sameSubject("", "") == nil {
+		t.Error("an empty subject matched")
 	}
 }
