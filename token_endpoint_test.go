@@ -288,3 +288,75 @@ func TestReadBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenResponseFormats feeds real providers' token responses to the
+// token request, in each configured format.
+func TestTokenResponseFormats(t *testing.T) {
+	t.Parallel()
+	const form, js = "application/x-www-form-urlencoded; charset=utf-8", "application/json; charset=utf-8"
+	cases := []struct {
+		name, file, contentType string
+		format                  TokenResponseFormat
+		status                  int
+		wantToken, wantRefresh  string
+		wantExpiresIn           int64
+		wantErr                 error
+		wantCode                string
+	}{
+		{"GitHub form", "github-token.txt", form, TokenResponseQueryString, 200, "gho_16C7e42F292c6912E7710c838347Ae178B4a", "", 0, nil, ""},
+		{"GitHub form with refresh", "github-token-refresh.txt", form, TokenResponseQueryString, 200, "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
+			"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498", 28800, nil, ""},
+		{"JSON", "token.json", js, TokenResponseJSON, 200, "ya29.a0AfB_byC7xQ2kVd9e8cFq3Lm1nOp4RsTu5VwXyZ", "1//0gXk3Yz7Lm9QrStUv-L9IrWx2Yz", 3599, nil, ""},
+		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrCodeRejected, "invalid_grant"},
+		{"RFC 6749 JSON error at a form provider", "token-error.json", js, TokenResponseQueryString, 401, "", "", 0, ErrTokenEndpoint, "invalid_client"},
+		{"JSON where form is configured", "token.json", js, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, ""},
+		{"form where JSON is configured", "github-token.txt", form, TokenResponseJSON, 200, "", "", 0, ErrTokenEndpoint, ""},
+		{"a proxy's page", "", "text/html", TokenResponseJSON, 502, "", "", 0, ErrTokenEndpoint, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.file != "" {
+				body = readTestdata(t, tc.file)
+			} else {
+				body = []byte("<html>Bad gateway</html>")
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.WriteHeader(tc.status)
+				w.Write(body)
+			}))
+			defer srv.Close()
+			e := &tokenEndpoint{clientID: "c", secret: "s", url: srv.URL, auth: ClientSecretPost, format: tc.format}
+			tr, err := e.exchange(context.Background(), limitedClient(nil), "a-code", "https://app.example.com/callback", "", nil, time.Unix(1000, 0))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err %v, want %v", err, tc.wantErr)
+				}
+				var pe *ProviderError
+				if tc.wantCode != "" && (!errors.As(err, &pe) || pe.Code != tc.wantCode) {
+					t.Errorf("provider error %v, want code %s", err, tc.wantCode)
+				}
+				// A format mismatch says so, for whoever reads the log.
+				if strings.Contains(tc.name, "configured") && !strings.Contains(err.Error(), "tokenEndpointResponseType is "+string(tc.format)) {
+					t.Errorf("error %q does not name the configured format", err)
+				}
+				for _, secret := range []string{"gho_", "ya29", "incorrect or expired", "Bad gateway"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("error text carries the response body: %v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.AccessToken != tc.wantToken || tr.RefreshToken != tc.wantRefresh {
+				t.Errorf("tokens %q %q", tr.AccessToken, tr.RefreshToken)
+			}
+			if exp := tr.expiry(1000); (tc.wantExpiresIn == 0 && exp != 0) || (tc.wantExpiresIn != 0 && exp != 1000+tc.wantExpiresIn) {
+				t.Errorf("expiry %d", exp)
+			}
+		})
+	}
+}

@@ -205,6 +205,7 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
 	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources, cfg.Scopes)))
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))
+	mux.Handle("POST /sign-out-everywhere", auth.RequireAuth(signOutEverywhere(auth, baseURL))) // everywhere.go
 	a.handler = securityHeaders(noteSignOut(mux))
 	return a, nil
 }

@@ -56,6 +56,7 @@ code{word-break:break-all}
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
 {{with .API}}{{template "call-api" .}}{{end}}
 {{template "signout"}}
+<form method="post" action="/sign-out-everywhere"><button type="submit" id="sign-out-everywhere">Sign out on every device</button></form>
 </main></body></html>{{end}}
 `))
 
