@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs each native fuzz target of the packages below for a bounded time
-# (FUZZTIME, default 3s: ten targets, about 45 s in all on 2 cores, each
-# second and a half more to build and replay its corpus; the seed corpora
-# also run in every go test). Longer runs: FUZZTIME=5m scripts/fuzz.sh.
+# (FUZZTIME, default 3s per target; with the builds, eleven targets take
+# about a minute on 2 cores; the seed corpora also run in every go test).
+# Longer runs: FUZZTIME=5m scripts/fuzz.sh.
 # When the fuzzer finds a failing input it writes it to the package's
 # testdata/fuzz/<Target>/ and this script fails: fix the bug, then commit
 # that file, which `go test` replays from then on as a regression case.
