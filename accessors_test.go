@@ -14,6 +14,7 @@ import (
 // Logto's getIdToken, getAccessTokenClaims and the refresh token's
 // presence: Auth.IDToken, Auth.Token(…).Claims and Auth.HasRefreshToken.
 func TestTokenAccessors(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{User: oidcauthtest.User{Subject: "u-4"}}, nil)
 	f.mux.Handle("/accessors", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api, err := f.auth.Token(w, r, r.URL.Query().Get("resource"))
@@ -52,6 +53,7 @@ func TestTokenAccessors(t *testing.T) {
 
 // Without offline_access there is no refresh token to report.
 func TestHasRefreshTokenWithoutOfflineAccess(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes = []string{"openid", "profile"}; c.ExactScopes = true })
 	f.mux.Handle("/has", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, f.auth.HasRefreshToken(r))
@@ -75,6 +77,7 @@ func mustJSON(v any) string {
 // profile (so the refresh token and the user's name are not lost);
 // ExactScopes sends the list as given, plus openid.
 func TestScopesAsLogtosSDK(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		scopes      []string
 		exact       bool

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oidcauth/oidcauth/internal/cookie"
@@ -33,6 +34,13 @@ type Auth struct {
 	// resourceParams are the RFC 8707 resource parameters of every
 	// authorization request, encoded once.
 	resourceParams string
+	// revoking bounds the token revocations (RFC 7009) under way;
+	// background counts them, so tests can wait for them.
+	revoking          chan struct{}
+	background        sync.WaitGroup
+	revocationTimeout time.Duration
+	endedMu           sync.Mutex
+	ended             map[string]struct{} // sessions whose tokens were revoked when they came back ended
 }
 
 // New validates cfg and returns an Auth. It fails on a configuration
@@ -65,6 +73,8 @@ func New(cfg Config) (*Auth, error) {
 		a.callbackPath = "/"
 	}
 	a.anonymous = &session{owner: a}
+	a.revoking = make(chan struct{}, maxRevocationsInFlight)
+	a.revocationTimeout = revocationTimeout
 	a.discovery = &discovery{cfg: &a.cfg}
 	if cfg.Store == nil {
 		a.verified = newVerifiedCache()

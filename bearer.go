@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // BearerConfig configures a [Bearer]: the API (resource server) side,
@@ -73,7 +71,7 @@ type Bearer struct {
 	issuer    string
 	resource  string
 	orgs      bool
-	algs      []jose.SignatureAlgorithm
+	algs      []string
 	skew      int64 // seconds
 	now       func() time.Time
 	logger    *slog.Logger
@@ -172,7 +170,7 @@ func newBearer(cfg BearerConfig, d *discovery, base *Config) (*Bearer, error) {
 			bad("Algorithms may hold only asymmetric JWS algorithms (RS*, PS*, ES*, EdDSA), not " + quoteForError(alg))
 			continue
 		}
-		b.algs = append(b.algs, jose.SignatureAlgorithm(alg))
+		b.algs = append(b.algs, alg)
 	}
 	if cfg.CacheSize >= 0 {
 		b.cache = newTokenCache(cmp.Or(cfg.CacheSize, defaultTokenCacheSize))
@@ -268,8 +266,8 @@ func (b *Bearer) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 // [ErrProviderUnavailable] when the provider's keys or introspection
 // endpoint cannot be reached.
 func (b *Bearer) Verify(ctx context.Context, token string) (*BearerToken, error) {
-	if len(token) > maxBearerToken || !isB64Token(token) {
-		return nil, errInvalidToken("malformed")
+	if len(token) > maxBearerToken {
+		return nil, errInvalidToken("oversized")
 	}
 	e, err := b.entry(ctx, token)
 	if err != nil {
@@ -310,6 +308,9 @@ func (b *Bearer) entry(ctx context.Context, raw string) (*tokenEntry, error) {
 			return nil, errInvalidToken("inactive (cached)")
 		}
 		return e, nil
+	}
+	if !isB64Token(raw) {
+		return nil, errMalformed("not a b64token")
 	}
 	var e *tokenEntry
 	var err error

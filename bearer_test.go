@@ -121,6 +121,7 @@ func wantAnswer(t *testing.T, w *httptest.ResponseRecorder, status int, challeng
 const invalidToken = `Bearer error="invalid_token"`
 
 func TestBearerAcceptsAccessToken(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	tok := a.token(oidcauthtest.AccessToken{Scopes: []string{"read:data", "write:data"}})
 	for _, method := range []string{"GET", "POST"} {
@@ -149,6 +150,7 @@ func TestBearerAcceptsAccessToken(t *testing.T) {
 // TestBearerHostile presents every token an attacker (or a confused
 // client) might, and expects RFC 6750's answer to each.
 func TestBearerHostile(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	other := oidcauthtest.NewServer(t, oidcauthtest.Options{})
 	otherTok, err := other.IssueAccessToken(oidcauthtest.AccessToken{Audience: testAPI, Scopes: []string{"write:data"}})
@@ -274,6 +276,7 @@ func codeFlowIDToken(t *testing.T, idp *oidcauthtest.Provider, secret string) st
 }
 
 func TestBearerExpiryCheckedOnCachedToken(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	tok := a.token(oidcauthtest.AccessToken{TTL: 10 * time.Minute})
 	wantAnswer(t, a.call("GET", "/api/resource", bearerHeader(tok)), 200, "")
@@ -290,6 +293,7 @@ func TestBearerExpiryCheckedOnCachedToken(t *testing.T) {
 }
 
 func TestBearerProviderUnavailable(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	tok := a.token(oidcauthtest.AccessToken{})
 	a.idp.Misbehave(oidcauthtest.Misbehavior{JWKSStatus: http.StatusInternalServerError})
@@ -305,6 +309,7 @@ func TestBearerProviderUnavailable(t *testing.T) {
 }
 
 func TestBearerRequirements(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, func(c *BearerConfig) { c.Organizations = true })
 	a.mux.Handle("GET /admin", a.bearer.Require(AnyRole("admin"))(principalEcho))
 	a.mux.Handle("GET /orgs/org-1", a.bearer.Require(Organization("org-1"), Scope("read:data"))(principalEcho))
@@ -344,6 +349,7 @@ func TestBearerRequirements(t *testing.T) {
 // TestBearerPrincipalIsolation: a handler changing its principal changes
 // nothing the next request with the same token sees.
 func TestBearerPrincipalIsolation(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	a.mux.Handle("GET /mutate", a.bearer.RequireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFromContext(r.Context())
@@ -365,6 +371,7 @@ func TestBearerPrincipalIsolation(t *testing.T) {
 }
 
 func TestBearerSharesAuthKeySet(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	b, err := f.auth.Bearer(BearerConfig{Resource: testAPI})
 	if err != nil {
@@ -388,6 +395,7 @@ func TestBearerSharesAuthKeySet(t *testing.T) {
 }
 
 func TestNewBearerRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]BearerConfig{
 		"no issuer":       {Resource: testAPI},
 		"http issuer":     {Issuer: "http://idp.example.com/oidc", Resource: testAPI},
@@ -410,6 +418,7 @@ func TestNewBearerRefusesBadConfig(t *testing.T) {
 }
 
 func TestBearerLogsNoToken(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	tok := a.token(oidcauthtest.AccessToken{TTL: -time.Hour})
 	a.call("GET", "/api/resource", bearerHeader(tok))

@@ -325,23 +325,28 @@ func TestKeyRotationAcrossRestart(t *testing.T) {
 
 // A provider's error response leaves an earlier session alone: with Prompt
 // "none", another site could otherwise start a sign-in that fails with
-// login_required and so sign the user out. A failure after the code was
-// issued still ends it.
+// login_required and so sign the user out (a silent sign-in's
+// login_required is no error page at all: it falls back). A failure after
+// the code was issued still ends it.
 func TestCallbackFailureAndEarlierSession(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Prompt = "none" })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	for _, m := range []oidcauthtest.Misbehavior{{AuthorizeError: "login_required"}, {AuthorizeError: "access_denied"}} {
-		f.idp.Misbehave(m)
+	for _, tc := range []struct {
+		m      oidcauthtest.Misbehavior
+		status int
+	}{{oidcauthtest.Misbehavior{AuthorizeError: "access_denied"}, http.StatusForbidden}, {oidcauthtest.Misbehavior{AuthorizeError: "login_required"}, http.StatusSeeOther}} {
+		f.idp.Misbehave(tc.m)
 		resp := f.signIn("/sign-in")
-		wantStatus(t, resp, http.StatusForbidden)
+		wantStatus(t, resp, tc.status)
 		if f.txCookies() != 0 {
 			t.Error("transaction not cleared")
 		}
 		if !f.signedIn() {
-			t.Fatalf("%s signed the user out", m.AuthorizeError)
+			t.Fatalf("%s signed the user out", tc.m.AuthorizeError)
 		}
 	}
+	f.jar.SetCookies(f.request("/").URL, []*http.Cookie{{Name: f.auth.silentCookie(), Value: "", MaxAge: -1}})
 	f.idp.Misbehave(oidcauthtest.Misbehavior{CorruptSignature: true})
 	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
 	if f.signedIn() {

@@ -162,6 +162,7 @@ type Config struct {
 var reservedAuthParams = []string{
 	"client_id", "client_secret", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce", "resource",
 	"code_challenge", "code_challenge_method", "request", "request_uri",
+	"max_age", "acr_values", // WithMaxAge and WithACRValues: checked at the callback
 }
 
 const (

@@ -201,3 +201,14 @@ func TestRequestSite(t *testing.T) {
 		})
 	}
 }
+
+func TestResourcesValidated(t *testing.T) {
+	t.Parallel()
+	for _, res := range []string{"api", "https://api.example.com/#frag", "/relative"} {
+		cfg := validConfig()
+		cfg.Resources = []string{res}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Resources") {
+			t.Errorf("resource %q: err = %v", res, err)
+		}
+	}
+}

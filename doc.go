@@ -20,13 +20,19 @@
 //	}
 //	mux := http.NewServeMux()
 //	auth.Mount(mux) // /sign-in, /callback, /sign-out
-//	mux.Handle("/dashboard", auth.RequireAuth(dashboard))
-//	mux.Handle("/", auth.LoadUser(home))
+//	mux.Handle("/dashboard", auth.RequireAuth(http.HandlerFunc(dashboard)))
+//	log.Fatal(http.ListenAndServe("localhost:3000", mux))
 //
 //	func dashboard(w http.ResponseWriter, r *http.Request) {
 //		user, _ := oidcauth.UserFromContext(r.Context())
-//		fmt.Fprintf(w, "Hello, %s", user.Name)
+//		fmt.Fprintf(w, "Hello, %s", html.EscapeString(user.Name))
 //	}
+//
+// Handlers and middleware take and return http.Handler (a function becomes
+// one with http.HandlerFunc), so RequireAuth is also chi's
+// r.Use(auth.RequireAuth). The README has the same app as a complete
+// main.go, and every snippet here and there is compiled by the package's
+// tests.
 //
 // [New] never touches the network: the provider is discovered on first use,
 // retried with backoff while it is down (sign-in answers 503 meanwhile) and
@@ -59,6 +65,14 @@
 // user must also have a role, scope, organization or claim (403 otherwise;
 // it includes RequireAuth's check, so it needs no outer middleware).
 //
+// An API that takes access tokens instead of cookies uses a [Bearer]
+// ([NewBearer], or [Auth.Bearer] beside a web app): [Bearer.RequireToken]
+// accepts the provider's RFC 9068 access tokens for one API resource and
+// answers per RFC 6750; [Bearer.Require] adds the same Requirements as
+// Auth.Require, read from the token. [BearerTokenFromContext] and
+// [UserFromContext] give the principal. [ClientCredentials] gets the app's
+// own tokens (machine to machine) as an oauth2.TokenSource.
+//
 // # Routers and frameworks
 //
 // The handlers are http.Handlers and the middleware has the standard shape
@@ -88,6 +102,26 @@
 // scopes, [Claim] any claim; [AnyOf] combines them, and any func with the
 // Requirement signature is one. A user who lacks a requirement gets 403
 // (JSON for API clients) and keeps the session.
+//
+// [Auth.RequireStepUp] guards sensitive routes by how the user signed in:
+//
+//	mux.Handle("/admin/keys", auth.RequireStepUp(oidcauth.StepUp{MaxAge: 5 * time.Minute})(adminPage))
+//
+// A session whose authentication at the provider (the ID token's
+// auth_time, and acr with StepUp.ACR) is too old or too weak is sent
+// through a fresh sign-in with max_age (and acr_values) and back to the
+// same page; it stays valid meanwhile, and stays if the step-up fails. The
+// sign-in options [WithMaxAge], [WithACRValues] and [WithRequiredACR] ask
+// the same of one sign-in; the callback then checks auth_time and, when
+// required, acr (OIDC Core §3.1.2.1, §3.1.3.7).
+//
+// A silent sign-in ([WithSilentSignIn], or /sign-in?silent=1) asks the
+// provider with prompt=none; when it needs the user (login_required,
+// interaction_required, consent_required, account_selection_required) the
+// browser goes back to returnTo signed out, or on to an interactive
+// sign-in, by option; never to an error page. A browser tries once per
+// navigation: within 5 minutes, [Auth.SilentSignInTried] is true and a
+// new silent sign-in takes its fallback at once.
 //
 // # Logging and errors
 //
@@ -148,6 +182,9 @@
 //     Referer on the app's origin), and a request another site made gets a
 //     confirmation page instead, so no cross-site link or form signs a user
 //     out silently; nor can a failed sign-in that another site started.
+//     When the provider advertises a revocation_endpoint, the session's
+//     refresh and access tokens are revoked there (RFC 7009), in the
+//     background, never holding up or failing the sign-out.
 //   - Sign-out and back-channel logout (checked per Back-Channel Logout
 //     1.0 §2.6, replayed tokens refused) revoke sessions in
 //     [Config.Revocations], which RequireAuth consults in memory on every
@@ -158,6 +195,10 @@
 //     limit, and follows no redirects; every endpoint that discovery names
 //     must meet the issuer's https rule. A token naming an unknown signing
 //     key refetches the JWKS at most once a minute.
+//   - A Bearer takes tokens from the Authorization header only, refuses
+//     none and HMAC, an ID token (typ), another issuer or audience, an
+//     expired or not-yet-valid token and a sender-constrained one (cnf),
+//     and answers 401 invalid_token without detail.
 //   - Error pages show a short fixed phrase; logs carry event names and
 //     error classes, never a token, code, secret or cookie value.
 //

@@ -121,6 +121,7 @@ func TestProviderErrorCodeSanitised(t *testing.T) {
 // A cancel at the provider reads as a cancel, a refusal as a refusal, not
 // as the status text "Forbidden".
 func TestRefusalPageTitles(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err          error
 		title, about string
@@ -143,6 +144,7 @@ func TestRefusalPageTitles(t *testing.T) {
 // An error names the library once: "oidcauth: access denied: provider
 // error access_denied", not "…: oidcauth: provider error …".
 func TestErrorPrefixOnce(t *testing.T) {
+	t.Parallel()
 	err := fail(ErrAccessDenied, newProviderError("access_denied", "", "", 0))
 	if got := err.Error(); got != "oidcauth: access denied: provider error access_denied" {
 		t.Errorf("Error() = %q", got)

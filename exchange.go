@@ -21,6 +21,26 @@ func (a *Auth) callback(w http.ResponseWriter, r *http.Request) (*session, strin
 	if err != nil {
 		return nil, "", err
 	}
+	s, returnTo, err := a.finishCallback(r, q, t)
+	if err != nil && t.authn.silent && silentRefusal(err) {
+		a.cfg.Logger.Info("oidcauth: silent sign-in needs the user", "event", "silent_sign_in_fallback", "reason", ErrorReason(err))
+		a.silentFallback(w, r, &signInOptions{prompt: a.cfg.Prompt, returnTo: t.returnTo, authn: t.authn})
+		return nil, "", errAnswered
+	}
+	if err != nil && t.authn.stepUp {
+		// A step-up that did not succeed leaves the session as it was.
+		err = sessionKept{err}
+	}
+	return s, returnTo, err
+}
+
+// sessionKept marks a callback failure that leaves the earlier session.
+type sessionKept struct{ error }
+
+func (e sessionKept) Unwrap() error { return e.error }
+
+// finishCallback completes the sign-in that t began.
+func (a *Auth) finishCallback(r *http.Request, q url.Values, t *transaction) (*session, string, error) {
 	// A sign-in with a plain OAuth 2.0 provider finishes at its own
 	// callback only (RFC 9700 §4.4.2).
 	if t.provider != "" {

@@ -14,7 +14,8 @@ import (
 // SignInHandler starts a sign-in. It reads these query parameters:
 // returnTo (a same-origin path to land on afterwards), first_screen (one of
 // Logto's values; e.g. first_screen=register opens sign-up),
-// interaction_mode=signUp (Logto's older form), login_hint, and provider
+// interaction_mode=signUp (Logto's older form), login_hint, silent=1 (a
+// silent sign-in, [WithSilentSignIn] with [SilentSignedOut]), and provider
 // (the name of one of [Config.OAuth2Providers]). Without a provider and
 // with no default (no Issuer, several OAuth 2.0 providers) it answers a
 // page linking to each. GET only.
@@ -40,6 +41,9 @@ func (a *Auth) SignInHandler() http.Handler {
 		if h := q.Get("login_hint"); h != "" && len(h) <= 256 {
 			opts = append(opts, WithLoginHint(h))
 		}
+		if q.Get("silent") == "1" {
+			opts = append(opts, WithSilentSignIn(SilentSignedOut))
+		}
 		a.SignIn(w, r, opts...)
 	})
 }
@@ -52,11 +56,21 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
+	a.signIn(w, r, &o)
+}
+
+func (a *Auth) signIn(w http.ResponseWriter, r *http.Request, o *signInOptions) {
 	if p, err := a.pickProvider(o.provider); err != nil {
 		a.fail(w, r, "sign-in", err)
 		return
 	} else if p != nil {
-		a.signInOAuth2(w, r, p, &o)
+		a.signInOAuth2(w, r, p, o)
+		return
+	}
+	// prompt=none however asked: a silent sign-in, with its fallback.
+	o.authn.silent = o.authn.silent || o.prompt == "none"
+	if o.authn.silent && a.SilentSignInTried(r) {
+		a.silentFallback(w, r, o) // one silent attempt per navigation
 		return
 	}
 	m, err := a.discovery.get(r.Context())
@@ -66,11 +80,13 @@ func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOpti
 		return
 	}
 	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
+	t.authn = o.authn
 	a.saveTransaction(w, r, t)
 	params := []oauth2.AuthCodeOption{
 		oauth2.S256ChallengeOption(t.verifier),
 		oauth2.SetAuthURLParam("nonce", t.nonce),
 	}
+	params = t.authn.params(params)
 	if o.prompt != "" {
 		params = append(params, oauth2.SetAuthURLParam("prompt", o.prompt))
 	}
@@ -106,6 +122,9 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			return
 		}
 		s, returnTo, err := finish(w, r)
+		if errors.Is(err, errAnswered) {
+			return
+		}
 		if err == nil {
 			err = a.writeSession(w, r, s, true)
 		}
@@ -116,6 +135,7 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 			a.fail(w, r, "sign-in callback", err)
 			return
 		}
+		a.forgetSilentAttempt(w, r)
 		a.cfg.Logger.Info("oidcauth: sign-in succeeded", "event", "sign_in_succeeded", "user", &s.user)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
@@ -128,10 +148,12 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 // check, which another site can start) put nothing new at stake: neither
 // may sign a user out. Any other failure comes after this browser's own
 // sign-in was under way, and leaves it signed out rather than in an earlier
-// identity.
+// identity; but a step-up ([Auth.RequireStepUp]) that fails leaves the
+// session it was asked of.
 func keepsSession(err error) bool {
 	var pe *ProviderError
-	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0)
+	var kept sessionKept
+	return errors.Is(err, ErrInvalidState) || (errors.As(err, &pe) && pe.StatusCode == 0) || errors.As(err, &kept)
 }
 
 // SignOutHandler signs the user out at GET or POST. A plain link from the
@@ -182,6 +204,9 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 		m, _ = a.discovery.get(ctx) // unreachable: sign out locally
 		cancel()
 	}
+	// RFC 7009: the refresh token (and the access token) revoked at the
+	// provider, in the background, never holding up the sign-out.
+	a.revokeTokens(m, s)
 	if m != nil && m.endSession != "" {
 		if u, perr := url.Parse(m.endSession); perr == nil {
 			q := u.Query()

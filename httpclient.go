@@ -1,7 +1,6 @@
 package oidcauth
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -79,16 +78,29 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // readBounded reads res's body, refusing one longer than limit.
 func readBounded(res *http.Response, limit int64) ([]byte, error) {
+	// Sized by Content-Length when the server sent one, so the body is
+	// read into one allocation (io.ReadAll and bytes.Buffer grow past it).
 	size := int64(512)
 	if res.ContentLength > 0 {
-		size = min(res.ContentLength, limit) + 1 // +1: the read that sees EOF
+		size = min(res.ContentLength, limit) + 1 // +1: room for the read that sees EOF
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(io.LimitReader(res.Body, limit+1)); err != nil {
-		return nil, err
+	buf := make([]byte, 0, size)
+	r := io.LimitReader(res.Body, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(buf)) > limit {
 		return nil, errors.New("response larger than " + strconv.FormatInt(limit>>10, 10) + " KiB")
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }

@@ -23,6 +23,8 @@ type idClaims struct {
 	Username          string          `json:"username"`
 	PreferredUsername string          `json:"preferred_username"`
 	PhoneNumber       string          `json:"phone_number"`
+	AuthTime          float64         `json:"auth_time"`
+	ACR               string          `json:"acr"`
 }
 
 // verifyIDToken checks the ID token (OIDC Core §3.1.3.7): go-oidc checks
@@ -56,6 +58,9 @@ func (a *Auth) verifyIDToken(ctx context.Context, m *metadata, tok *tokenRespons
 	}
 	claims, decoded, err := a.checkClaims(idt, raw, tok.AccessToken)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := a.checkAuthn(&t.authn, decoded, now); err != nil {
 		return nil, nil, nil, err
 	}
 	return idt, claims, decoded, nil

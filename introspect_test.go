@@ -16,6 +16,7 @@ func newIntrospectingAPI(t *testing.T) *api {
 }
 
 func TestIntrospectionAcceptsOpaqueToken(t *testing.T) {
+	t.Parallel()
 	a := newIntrospectingAPI(t)
 	tok := a.token(oidcauthtest.AccessToken{Opaque: true, Scopes: []string{"write:data"}, TTL: 10 * time.Minute})
 	for range 2 {
@@ -46,6 +47,7 @@ func TestIntrospectionAcceptsOpaqueToken(t *testing.T) {
 }
 
 func TestIntrospectionRefuses(t *testing.T) {
+	t.Parallel()
 	a := newIntrospectingAPI(t)
 	unknown := "made-up-token-0123456789"
 	wantAnswer(t, a.call("GET", "/api/resource", bearerHeader(unknown)), http.StatusUnauthorized, invalidToken)
@@ -66,6 +68,7 @@ func TestIntrospectionRefuses(t *testing.T) {
 // checkIntrospected refuses what a provider might call active but this
 // API must not take.
 func TestIntrospectionAnswerChecks(t *testing.T) {
+	t.Parallel()
 	b, err := NewBearer(BearerConfig{Issuer: "https://idp.example.com/oidc", Resource: testAPI})
 	if err != nil {
 		t.Fatal(err)

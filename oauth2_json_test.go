@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,60 @@ func TestCustomConfigKeysSnakeCased(t *testing.T) {
 			p.CustomConfig = cc
 			if _, err := oauth2Auth(t, p); err == nil || !strings.Contains(err.Error(), "CustomConfig") {
 				t.Errorf("New: %v", err)
+			}
+		})
+	}
+}
+
+func TestLogtoConnectorJSONLoadsUnchanged(t *testing.T) {
+	t.Parallel()
+	p, err := ParseOAuth2Provider("github", readTestdata(t, "logto-github-connector.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := oauth2Auth(t, p)
+	if err != nil {
+		t.Fatalf("New refuses Logto's connector JSON: %v", err)
+	}
+	got := a.oauth2Provider("github")
+	want := OAuth2Provider{
+		Name:                            "github",
+		AuthorizationEndpoint:           "https://github.com/login/oauth/authorize",
+		TokenEndpoint:                   "https://github.com/login/oauth/access_token",
+		UserInfoEndpoint:                "https://api.github.com/user",
+		ClientID:                        "Iv1.8a61f9b3a7aba766",
+		ClientSecret:                    "4b2c7e1d0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
+		TokenEndpointAuthMethod:         ClientSecretPost,
+		ClientSecretJWTSigningAlgorithm: "HS256",
+		Scope:                           "read:user user:email",
+		ResponseType:                    "code",
+		GrantType:                       "authorization_code",
+		TokenEndpointResponseType:       TokenResponseQueryString,
+		CustomConfig:                    map[string]string{"allow_signup": "true"},
+		ProfileMap:                      ProfileMap{ID: "id", Name: "name", Avatar: "avatar_url", Email: "email", Phone: "phone"},
+		RedirectURL:                     "https://app.example.com/callback/github",
+	}
+	gotJSON, _ := json.Marshal(got.OAuth2Provider)
+	wantJSON, _ := json.Marshal(want)
+	if string(gotJSON) != string(wantJSON) || got.Name != want.Name {
+		t.Errorf("loaded\n%s\nwant\n%s", gotJSON, wantJSON)
+	}
+	if got.callbackPath != "/callback/github" {
+		t.Errorf("callback path %q", got.callbackPath)
+	}
+}
+
+func TestParseOAuth2ProviderRefuses(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"not JSON":            `authorizationEndpoint=x`,
+		"profileMap a number": `{"profileMap":{"id":7}}`,
+		"customConfig nested": `{"customConfig":{"a":{"b":"c"}}}`,
+		"trailing data":       `{} {}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseOAuth2Provider("p", []byte(in)); err == nil {
+				t.Error("accepted")
 			}
 		})
 	}

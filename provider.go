@@ -21,7 +21,8 @@ type metadata struct {
 	oauth2     oauth2.Config
 	verifier   *oidc.IDTokenVerifier
 	endSession string
-	issParam   bool // RFC 9207 authorization_response_iss_parameter_supported
+	revocation string // RFC 7009 revocation_endpoint; "" none
+	issParam   bool   // RFC 9207 authorization_response_iss_parameter_supported
 	keys       *jose.KeySet
 	fetchedAt  time.Time
 }
@@ -29,6 +30,7 @@ type metadata struct {
 // discoveryExtras are discovery fields go-oidc does not expose directly.
 type discoveryExtras struct {
 	EndSession  string   `json:"end_session_endpoint"`
+	Revocation  string   `json:"revocation_endpoint"`
 	IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	UserInfo    string   `json:"userinfo_endpoint"`
@@ -176,6 +178,7 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	m := &metadata{
 		provider:   p,
 		endSession: extras.EndSession,
+		revocation: extras.Revocation,
 		issParam:   extras.IssParam,
 		fetchedAt:  cfg.Now(),
 	}
@@ -191,6 +194,7 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	for _, e := range []struct{ name, url string }{
 		{"authorization_endpoint", endpoint.AuthURL}, {"token_endpoint", endpoint.TokenURL},
 		{"userinfo_endpoint", extras.UserInfo}, {"jwks_uri", extras.JWKS}, {"end_session_endpoint", extras.EndSession},
+		{"revocation_endpoint", extras.Revocation},
 	} {
 		if e.url == "" {
 			continue

@@ -64,6 +64,7 @@ func fetch(t *testing.T, client *http.Client, target, cookie, name string) (int,
 // every request gets the new token, and the session goes on working on
 // both instances, with a stale copy of the cookie too.
 func TestRefreshAcrossInstances(t *testing.T) {
+	t.Parallel()
 	for _, store := range []bool{false, true} {
 		name := "cookie"
 		if store {

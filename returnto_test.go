@@ -1,9 +1,12 @@
 package oidcauth
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
 func TestSafeReturnTo(t *testing.T) {
@@ -62,6 +65,19 @@ func TestSafeReturnToStaysOnOrigin(t *testing.T) {
 		}
 		if got := base.ResolveReference(ref); got.Host != "app.example.com" || got.Scheme != "https" {
 			t.Errorf("%q -> %q resolves to %s", in, out, got)
+		}
+	}
+}
+
+func TestOpenRedirectThroughFlow(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	for _, rt := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "%2F%2Fevil.example", "javascript:alert(1)"} {
+		resp := f.signIn("/sign-in?returnTo=" + url.QueryEscape(rt))
+		wantStatus(t, resp, http.StatusSeeOther)
+		loc := location(t, resp)
+		if loc.Host != "" || !strings.HasPrefix(loc.Path, "/") || strings.HasPrefix(loc.String(), "//") {
+			t.Errorf("returnTo %q lands on %q", rt, loc)
 		}
 	}
 }

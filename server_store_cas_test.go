@@ -42,6 +42,7 @@ func (b *hookBackend) Load(ctx context.Context, key string) ([]byte, bool, error
 // rotated-out refresh token back: B's next refresh would spend it, and the
 // provider would revoke the grant and sign the user out.
 func TestServerStoreReissueAfterRefreshElsewhere(t *testing.T) {
+	t.Parallel()
 	shared := NewMemoryBackend()
 	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Store = NewServerStore(shared, "s:") })
 	hooked := &hookBackend{ServerBackend: shared}
@@ -81,6 +82,7 @@ func TestServerStoreReissueAfterRefreshElsewhere(t *testing.T) {
 // touch). B's save merges: its rotated tokens go over A's record, so A,
 // which coordinates nothing with B, refreshes with the new token later.
 func TestServerStoreRefreshAfterReissueElsewhere(t *testing.T) {
+	t.Parallel()
 	shared := NewMemoryBackend()
 	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Store = NewServerStore(shared, "s:") })
 	hooked := &hookBackend{ServerBackend: shared}

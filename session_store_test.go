@@ -265,3 +265,19 @@ func TestCookieValueCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPLocalhostCookies(t *testing.T) {
+	t.Parallel()
+	a := testAuth(t, func(c *Config) {
+		c.Issuer, c.RedirectURL = "http://localhost:3000/dev-idp", "http://localhost:3000/callback"
+	})
+	s, _, _ := typicalSession(t, time.Now())
+	rec := httptest.NewRecorder()
+	if err := a.writeSession(rec, httptest.NewRequest("GET", "/", nil), s, true); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Result().Cookies()[0]
+	if c.Name != "oidcauth" || c.Secure || !c.HttpOnly {
+		t.Errorf("http cookie: %+v", c)
+	}
+}

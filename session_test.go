@@ -159,3 +159,26 @@ func TestTokenRedacts(t *testing.T) {
 		}
 	}
 }
+
+func TestOAuth2SessionRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := &session{
+		id: "0123456789abcdef", provider: "github", created: 100, touched: 200, expiry: 300,
+		user: User{Subject: "583231", Name: "Octo Dev", Email: "octo@example.com", Picture: "https://a.example.com/p.png",
+			Phone: "+15550100", Issuer: "https://gh.example.com/login/oauth/authorize", OAuth2Provider: "github", claims: `{"id":583231,"login":"octo-dev"}`},
+		accessToken: packToken("gho_abc"), refreshToken: "ghr_def",
+	}
+	got, err := unmarshalSession(string(s.marshal(nil)), "https://a1b2c3.logto.app/oidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.user != s.user || got.provider != "github" || got.accessToken.compact() != "gho_abc" || got.refreshToken != "ghr_def" {
+		t.Errorf("round trip: %+v", got.user)
+	}
+	// An OIDC session keeps the configured issuer, with or without a phone.
+	o := &session{id: "0123456789abcdef", user: User{Subject: "u1", Phone: "+1555"}, idToken: packToken("a.b.c")}
+	got, err = unmarshalSession(string(o.marshal(nil)), "https://issuer.example.com")
+	if err != nil || got.user.Issuer != "https://issuer.example.com" || got.user.OAuth2Provider != "" || got.user.Phone != "+1555" {
+		t.Errorf("OIDC session: %+v, %v", got, err)
+	}
+}

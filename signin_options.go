@@ -11,6 +11,7 @@ type signInOptions struct {
 	prompt   string
 	params   map[string]string
 	provider string // an OAuth2Provider's name; "" the OpenID Connect provider
+	authn    authnRequest
 }
 
 type optionFunc func(*signInOptions)

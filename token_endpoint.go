@@ -98,23 +98,9 @@ func (e *tokenEndpoint) refresh(ctx context.Context, hc *http.Client, refreshTok
 // the endpoint answered with an error; they never carry the response body,
 // which may echo the request's code, refresh token or secret.
 func (e *tokenEndpoint) grant(ctx context.Context, hc *http.Client, g grantType, form url.Values, now time.Time) (*tokenResponse, error) {
-	basic, err := e.authenticate(form, now)
+	req, err := e.request(ctx, e.url, form, now)
 	if err != nil {
 		return nil, err
-	}
-	body := form.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, strings.NewReader(body))
-	if err != nil {
-		return nil, fail(ErrTokenEndpoint, errors.New("token endpoint is not a valid URL"))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if e.format == TokenResponseJSON {
-		// GitHub answers form-encoded unless asked for JSON.
-		req.Header.Set("Accept", "application/json")
-	}
-	if basic {
-		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
-		req.SetBasicAuth(url.QueryEscape(e.clientID), url.QueryEscape(e.secret))
 	}
 	res, err := hc.Do(req)
 	if err != nil {
@@ -150,6 +136,30 @@ func (e *tokenEndpoint) grant(ctx context.Context, hc *http.Client, g grantType,
 		tr.IDToken = ""
 	}
 	return tr, nil
+}
+
+// request is a POST of form to target (the token endpoint, or another of
+// the provider's endpoints that authenticates the client the same way, as
+// RFC 7009's revocation endpoint does), authenticated as the client.
+func (e *tokenEndpoint) request(ctx context.Context, target string, form url.Values, now time.Time) (*http.Request, error) {
+	basic, err := e.authenticate(form, now)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fail(ErrTokenEndpoint, errors.New("endpoint is not a valid URL"))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if e.format == TokenResponseJSON {
+		// GitHub answers form-encoded unless asked for JSON.
+		req.Header.Set("Accept", "application/json")
+	}
+	if basic {
+		// RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
+		req.SetBasicAuth(url.QueryEscape(e.clientID), url.QueryEscape(e.secret))
+	}
+	return req, nil
 }
 
 // tokenRefusals are token endpoint errors meaning the provider will not issue

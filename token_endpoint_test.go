@@ -34,6 +34,7 @@ func fakeTokenEndpoint(t *testing.T, status int, contentType, body string) (*htt
 // class, and so the status, depends on the error code and the grant, never
 // on which provider answered or in which format.
 func TestTokenEndpointErrorClasses(t *testing.T) {
+	t.Parallel()
 	const js, form = "application/json", "application/x-www-form-urlencoded"
 	secretText := "echo of s3cr3t-refresh-token-value"
 	answers := []struct {
@@ -103,6 +104,7 @@ func TestTokenEndpointErrorClasses(t *testing.T) {
 // Answers that are not OAuth errors are ErrTokenEndpoint (502) for every
 // grant, and say nothing of the body.
 func TestTokenEndpointBadAnswers(t *testing.T) {
+	t.Parallel()
 	huge := `{"access_token":"` + strings.Repeat("x", maxTokenResponseBytes) + `","token_type":"Bearer"}`
 	cases := []struct {
 		name, ctype, body string
@@ -140,6 +142,7 @@ func TestTokenEndpointBadAnswers(t *testing.T) {
 // Each client authentication method, as the token endpoint sees it; the
 // id and secret are form-encoded inside Basic (RFC 6749 §2.3.1).
 func TestTokenEndpointClientAuth(t *testing.T) {
+	t.Parallel()
 	const id, secret = "client:1+é", "a secret/with:odd%chars-and-forty-bytes!!"
 	cases := []struct {
 		auth      AuthMethod
@@ -209,6 +212,7 @@ func TestTokenEndpointClientAuth(t *testing.T) {
 
 // A plain OAuth 2.0 provider's id_token is dropped: nothing can verify it.
 func TestTokenEndpointDropsUnverifiableIDToken(t *testing.T) {
+	t.Parallel()
 	srv, _ := fakeTokenEndpoint(t, 200, "application/json", `{"access_token":"at","id_token":"a.b.c"}`)
 	for _, oidc := range []bool{true, false} {
 		e := &tokenEndpoint{url: srv.URL, clientID: "c", secret: "s", auth: ClientSecretPost, format: TokenResponseJSON, oidc: oidc}
@@ -223,6 +227,7 @@ func TestTokenEndpointDropsUnverifiableIDToken(t *testing.T) {
 // refusal (403) as at the OpenID provider, not a failing provider (502);
 // the session stays.
 func TestOAuth2RefreshRefused(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	gh.opts.RefreshTokens = true
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
@@ -245,6 +250,7 @@ func TestOAuth2RefreshRefused(t *testing.T) {
 // access_denied at the code exchange refuses the sign-in (403) at both
 // kinds of provider, and leaves no session.
 func TestCodeExchangeRefused(t *testing.T) {
+	t.Parallel()
 	t.Run("OpenID provider", func(t *testing.T) {
 		f := newFlow(t, oidcauthtest.Options{}, nil)
 		f.idp.Misbehave(oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest, TokenBody: `{"error":"access_denied"}`})
@@ -262,4 +268,95 @@ func TestCodeExchangeRefused(t *testing.T) {
 			t.Error("signed in")
 		}
 	})
+}
+
+// readBounded takes a body of exactly the limit, refuses one byte more,
+// and reads bodies with or without a Content-Length.
+func TestReadBounded(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		declared bool
+		ok       bool
+	}{{0, true, true}, {100, true, true}, {1024, true, true}, {1025, true, false}, {1024, false, true}, {1025, false, false}, {5000, false, false}, {700, false, true}} {
+		res := &http.Response{Body: io.NopCloser(strings.NewReader(strings.Repeat("a", tc.n))), ContentLength: -1}
+		if tc.declared {
+			res.ContentLength = int64(tc.n)
+		}
+		got, err := readBounded(res, 1024)
+		if tc.ok != (err == nil) || (tc.ok && len(got) != tc.n) {
+			t.Errorf("%d bytes (declared %v): %d read, %v", tc.n, tc.declared, len(got), err)
+		}
+	}
+}
+
+// TestTokenResponseFormats feeds real providers' token responses to the
+// token request, in each configured format.
+func TestTokenResponseFormats(t *testing.T) {
+	t.Parallel()
+	const form, js = "application/x-www-form-urlencoded; charset=utf-8", "application/json; charset=utf-8"
+	cases := []struct {
+		name, file, contentType string
+		format                  TokenResponseFormat
+		status                  int
+		wantToken, wantRefresh  string
+		wantExpiresIn           int64
+		wantErr                 error
+		wantCode                string
+	}{
+		{"GitHub form", "github-token.txt", form, TokenResponseQueryString, 200, "gho_16C7e42F292c6912E7710c838347Ae178B4a", "", 0, nil, ""},
+		{"GitHub form with refresh", "github-token-refresh.txt", form, TokenResponseQueryString, 200, "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
+			"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498", 28800, nil, ""},
+		{"JSON", "token.json", js, TokenResponseJSON, 200, "ya29.a0AfB_byC7xQ2kVd9e8cFq3Lm1nOp4RsTu5VwXyZ", "1//0gXk3Yz7Lm9QrStUv-L9IrWx2Yz", 3599, nil, ""},
+		{"GitHub error in a 200", "github-token-error.txt", form, TokenResponseQueryString, 200, "", "", 0, ErrCodeRejected, "invalid_grant"},
+		{"RFC 6749 JSON error at a form provider", "token-error.json", js, TokenResponseQueryString, 401, "", "", 0, ErrTokenEndpoint, "invalid_client"},
+		{"JSON where form is configured", "token.json", js, TokenResponseQueryString, 200, "", "", 0, ErrTokenEndpoint, ""},
+		{"form where JSON is configured", "github-token.txt", form, TokenResponseJSON, 200, "", "", 0, ErrTokenEndpoint, ""},
+		{"a proxy's page", "", "text/html", TokenResponseJSON, 502, "", "", 0, ErrTokenEndpoint, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.file != "" {
+				body = readTestdata(t, tc.file)
+			} else {
+				body = []byte("<html>Bad gateway</html>")
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.WriteHeader(tc.status)
+				w.Write(body)
+			}))
+			defer srv.Close()
+			e := &tokenEndpoint{clientID: "c", secret: "s", url: srv.URL, auth: ClientSecretPost, format: tc.format}
+			tr, err := e.exchange(context.Background(), limitedClient(nil), "a-code", "https://app.example.com/callback", "", nil, time.Unix(1000, 0))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err %v, want %v", err, tc.wantErr)
+				}
+				var pe *ProviderError
+				if tc.wantCode != "" && (!errors.As(err, &pe) || pe.Code != tc.wantCode) {
+					t.Errorf("provider error %v, want code %s", err, tc.wantCode)
+				}
+				// A format mismatch says so, for whoever reads the log.
+				if strings.Contains(tc.name, "configured") && !strings.Contains(err.Error(), "tokenEndpointResponseType is "+string(tc.format)) {
+					t.Errorf("error %q does not name the configured format", err)
+				}
+				for _, secret := range []string{"gho_", "ya29", "incorrect or expired", "Bad gateway"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("error text carries the response body: %v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.AccessToken != tc.wantToken || tr.RefreshToken != tc.wantRefresh {
+				t.Errorf("tokens %q %q", tr.AccessToken, tr.RefreshToken)
+			}
+			if exp := tr.expiry(1000); (tc.wantExpiresIn == 0 && exp != 0) || (tc.wantExpiresIn != 0 && exp != 1000+tc.wantExpiresIn) {
+				t.Errorf("expiry %d", exp)
+			}
+		})
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -177,16 +176,11 @@ func tokenExpiry(s *session, st *tokenState, key tokenKey, tok string) int64 {
 
 var errSubjectChanged = errors.New("refreshed ID token names another subject")
 
-// applyRefresh checks a refresh response and applies it to s; it returns
-// the token that was asked for and the process's next state, which the
-// caller stores once the outcome is published.
+// applyRefresh checks a refresh response's ID token and applies the
+// response to s (the token endpoint client has checked its access token
+// and type); it returns the token that was asked for and the process's
+// next state, which the caller stores once the outcome is published.
 func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s *session, key tokenKey, resp *tokenResponse, now int64) (string, *tokenSnap, error) {
-	if resp.AccessToken == "" {
-		return "", nil, fail(ErrTokenEndpoint, errors.New("refresh response has no access_token"))
-	}
-	if resp.TokenType != "" && !strings.EqualFold(resp.TokenType, "bearer") {
-		return "", nil, fail(ErrTokenEndpoint, errors.New("refresh response token_type is not Bearer"))
-	}
 	var claims json.RawMessage
 	if resp.IDToken != "" {
 		// OIDC Core §12.2: same iss, sub and aud as the session's; a nonce,

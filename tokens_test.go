@@ -405,56 +405,12 @@ func TestOrganizationToken(t *testing.T) {
 	}
 }
 
-func TestFetchUserInfoOnDemand(t *testing.T) {
-	t.Parallel()
-	user := oidcauthtest.User{Subject: "u-9", Name: "Nine", Email: "nine@example.com", EmailVerified: true}
-	f := tokenFlow(t, oidcauthtest.Options{User: user}, nil)
-	f.mux.Handle("/userinfo", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := f.auth.FetchUserInfo(w, r)
-		if err != nil {
-			w.WriteHeader(ErrorStatus(err))
-			io.WriteString(w, sentinelName(err))
-			return
-		}
-		io.WriteString(w, u.Subject+" "+u.Name+" "+u.Email)
-	})))
-	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	resp := f.get("/userinfo")
-	if got := body(t, resp); resp.StatusCode != http.StatusOK || got != "u-9 Nine nine@example.com" {
-		t.Errorf("userinfo: %d %q", resp.StatusCode, got)
-	}
-	f.idp.Misbehave(oidcauthtest.Misbehavior{UserInfoSubject: "u-other"})
-	resp = f.get("/userinfo")
-	if got := body(t, resp); resp.StatusCode != http.StatusBadGateway || got != ErrUserInfo.Error() {
-		t.Errorf("another subject: %d %q", resp.StatusCode, got)
-	}
-	// After expiry, the token is refreshed first.
-	f.idp.Misbehave(oidcauthtest.Misbehavior{})
-	f.clock.Advance(11 * time.Minute)
-	calls := f.idp.Calls("token")
-	wantStatus(t, f.get("/userinfo"), http.StatusOK)
-	if f.idp.Calls("token") != calls+1 {
-		t.Error("an expired token was sent to userinfo")
-	}
-}
-
 func TestAccessTokenSignedOut(t *testing.T) {
 	t.Parallel()
 	a := testAuth(t, nil)
 	_, err := a.AccessToken(nopWriter{h: http.Header{}}, mustRequest(t, "GET", "https://app.example.com/"), "")
 	if !errors.Is(err, ErrNotSignedIn) {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestResourcesValidated(t *testing.T) {
-	t.Parallel()
-	for _, res := range []string{"api", "https://api.example.com/#frag", "/relative"} {
-		cfg := validConfig()
-		cfg.Resources = []string{res}
-		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Resources") {
-			t.Errorf("resource %q: err = %v", res, err)
-		}
 	}
 }
 
@@ -465,33 +421,6 @@ func mustRequest(t testing.TB, method, target string) *http.Request {
 		t.Fatal(err)
 	}
 	return r
-}
-
-func TestLogtoClaimHelpers(t *testing.T) {
-	t.Parallel()
-	user := oidcauthtest.User{Subject: "u-l", Extra: map[string]any{
-		"roles":              []string{"admin", "viewer"},
-		"organizations":      []string{"org-1", "org-2"},
-		"organization_roles": []string{"org-1:owner"},
-		"custom_data":        map[string]any{"plan": "pro", "seats": 5},
-	}}
-	f := newFlow(t, oidcauthtest.Options{User: user}, nil)
-	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
-	u := f.currentSession().user
-	if !slices.Equal(u.Roles(), []string{"admin", "viewer"}) || !slices.Equal(u.Organizations(), []string{"org-1", "org-2"}) || !slices.Equal(u.OrganizationRoles(), []string{"org-1:owner"}) {
-		t.Errorf("roles %q, organizations %q, organization roles %q", u.Roles(), u.Organizations(), u.OrganizationRoles())
-	}
-	var data struct {
-		Plan  string
-		Seats int
-	}
-	if err := u.CustomData(&data); err != nil || data.Plan != "pro" || data.Seats != 5 {
-		t.Errorf("custom data %+v (%v)", data, err)
-	}
-	var none User
-	if none.Roles() != nil || none.CustomData(&data) == nil {
-		t.Error("a user without claims has roles or custom data")
-	}
 }
 
 type cancelKey struct{}

@@ -24,10 +24,11 @@ type transaction struct {
 	returnTo string // validated same-origin path
 	created  int64  // unix seconds
 	provider string // the OAuth2Provider's name; "" the OpenID Connect provider
+	authn    authnRequest
 }
 
 const (
-	txFormat     = 2
+	txFormat     = 3
 	txLifetime   = 10 * time.Minute
 	maxPendingTx = 5  // a sixth sign-in evicts the oldest pending one
 	txIDLen      = 16 // characters of the state that name the cookie
@@ -51,7 +52,7 @@ func (t *transaction) marshal() []byte {
 	for _, s := range [...]string{t.state, t.nonce, t.verifier, t.returnTo, t.provider} {
 		b = appendString(b, s)
 	}
-	return b
+	return t.authn.append(b)
 }
 
 var errBadTransaction = errors.New("oidcauth: malformed transaction")
@@ -63,6 +64,7 @@ func unmarshalTransaction(p []byte) (*transaction, error) {
 	}
 	t := &transaction{created: int64(d.uvarint())}
 	t.state, t.nonce, t.verifier, t.returnTo, t.provider = d.str(), d.str(), d.str(), d.str(), d.str()
+	t.authn.read(&d)
 	if d.bad || d.s != "" || len(t.state) != stateLen {
 		return nil, errBadTransaction
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
@@ -104,5 +105,38 @@ func TestSameSubject(t *testing.T) {
 	}
 	if sameSubject("", "") == nil {
 		t.Error("an empty subject matched")
+	}
+}
+
+func TestFetchUserInfoOnDemand(t *testing.T) {
+	t.Parallel()
+	user := oidcauthtest.User{Subject: "u-9", Name: "Nine", Email: "nine@example.com", EmailVerified: true}
+	f := tokenFlow(t, oidcauthtest.Options{User: user}, nil)
+	f.mux.Handle("/userinfo", f.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := f.auth.FetchUserInfo(w, r)
+		if err != nil {
+			w.WriteHeader(ErrorStatus(err))
+			io.WriteString(w, sentinelName(err))
+			return
+		}
+		io.WriteString(w, u.Subject+" "+u.Name+" "+u.Email)
+	})))
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	resp := f.get("/userinfo")
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || got != "u-9 Nine nine@example.com" {
+		t.Errorf("userinfo: %d %q", resp.StatusCode, got)
+	}
+	f.idp.Misbehave(oidcauthtest.Misbehavior{UserInfoSubject: "u-other"})
+	resp = f.get("/userinfo")
+	if got := body(t, resp); resp.StatusCode != http.StatusBadGateway || got != ErrUserInfo.Error() {
+		t.Errorf("another subject: %d %q", resp.StatusCode, got)
+	}
+	// After expiry, the token is refreshed first.
+	f.idp.Misbehave(oidcauthtest.Misbehavior{})
+	f.clock.Advance(11 * time.Minute)
+	calls := f.idp.Calls("token")
+	wantStatus(t, f.get("/userinfo"), http.StatusOK)
+	if f.idp.Calls("token") != calls+1 {
+		t.Error("an expired token was sent to userinfo")
 	}
 }

@@ -391,6 +391,10 @@ type providerRequest struct {
 	SID       string `json:"sid"`
 	Delivered bool   `json:"delivered"`
 	Error     string `json:"error"`
+
+	// Token revocations the provider received ("revocations").
+	TokenTypeHint string `json:"token_type_hint"`
+	Token         string `json:"token_fingerprint"`
 }
 
 // resources is the resource parameter as the provider recorded it: one

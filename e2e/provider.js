@@ -11,6 +11,9 @@
 //                                        APP/callback, its post sign-out URI APP/
 //   --client-id       OP_CLIENT_ID       default "oidcauth-e2e"
 //   --client-secret   OP_CLIENT_SECRET   default: random (printed nowhere)
+//   --m2m-client-id   OP_M2M_CLIENT_ID   a machine-to-machine client (client
+//                                        credentials grant only), default "oidcauth-e2e-m2m"
+//   --m2m-client-secret OP_M2M_CLIENT_SECRET  default: random (printed nowhere)
 //   --access-token-ttl OP_ACCESS_TOKEN_TTL  seconds (default 3600), for the
 //                                        opaque token and the API's JWT
 //   --short-api-token-ttl OP_SHORT_API_TOKEN_TTL  seconds (default 35), for the
@@ -24,7 +27,11 @@
 // so tests can see what reached the provider; a refresh token shows there
 // only as a fingerprint (the start of its SHA-256), enough to tell whether
 // one was used twice. /debug/backchannel-logouts answers the back-channel
-// logouts sent (client, sub, sid, delivered or the error).
+// logouts sent (client, sub, sid, delivered or the error);
+// /debug/revocations the token revocation requests (RFC 7009: the hint,
+// the token's fingerprint, the answer's status);
+// /debug/refresh-token?fingerprint=F whether the refresh token issued with
+// that fingerprint would still be redeemed ({"known":…,"active":…}).
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -37,7 +44,9 @@ export const API_RESOURCE = 'https://api.example.com';
 // lifetime per API resource), so tests can see a token reused and then
 // refreshed without waiting long.
 export const SHORT_API_RESOURCE = 'https://short-lived.api.example.com';
-const API_SCOPES = 'read:profile write:profile';
+// The example app's own API (/api/resource, the first resource) reads
+// read:data and needs write:data for POST.
+const API_SCOPES = 'read:profile write:profile read:data write:data';
 const HOST = '127.0.0.1';
 
 const { values: flags } = parseArgs({
@@ -46,6 +55,8 @@ const { values: flags } = parseArgs({
     'app-url': { type: 'string' },
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
+    'm2m-client-id': { type: 'string' },
+    'm2m-client-secret': { type: 'string' },
     'access-token-ttl': { type: 'string' },
     'short-api-token-ttl': { type: 'string' },
     'backchannel-logout-uri': { type: 'string' },
@@ -58,6 +69,8 @@ const port = Number(setting('port', 'OP_PORT', '0'));
 const appURL = (setting('app-url', 'OP_APP_URL', '') || '').replace(/\/+$/, '');
 const clientID = setting('client-id', 'OP_CLIENT_ID', 'oidcauth-e2e');
 const clientSecret = setting('client-secret', 'OP_CLIENT_SECRET', '') || randomBytes(24).toString('hex');
+const m2mClientID = setting('m2m-client-id', 'OP_M2M_CLIENT_ID', 'oidcauth-e2e-m2m');
+const m2mClientSecret = setting('m2m-client-secret', 'OP_M2M_CLIENT_SECRET', '') || randomBytes(24).toString('hex');
 const accessTokenTTL = Number(setting('access-token-ttl', 'OP_ACCESS_TOKEN_TTL', '3600'));
 const shortAPITokenTTL = Number(setting('short-api-token-ttl', 'OP_SHORT_API_TOKEN_TTL', '35'));
 const backchannelLogoutURI = setting('backchannel-logout-uri', 'OP_BACKCHANNEL_LOGOUT_URI', '');
@@ -103,11 +116,14 @@ function stripExternalFonts(html) {
   return html.replace(/@import url\(https?:[^)]*\);?/g, '');
 }
 
-const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchannel-logouts': [] };
+const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchannel-logouts': [], revocations: [] };
+// The refresh tokens issued, by fingerprint, so /debug/refresh-token can
+// tell whether one is still active; they never leave this process.
+const issuedRefreshTokens = new Map();
 const recordedParams = [
   'client_id', 'response_type', 'scope', 'prompt', 'redirect_uri', 'code_challenge_method',
   'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales',
-  'post_logout_redirect_uri', 'grant_type',
+  'post_logout_redirect_uri', 'grant_type', 'token_type_hint',
 ];
 
 // record keeps the non-secret parameters of a request to the provider,
@@ -157,20 +173,33 @@ function configuration() {
     client.backchannel_logout_uri = backchannelLogoutURI;
     client.backchannel_logout_session_required = true;
   }
+  // A machine-to-machine application, as in Logto: the client credentials
+  // grant only, for an API resource named by the resource parameter.
+  const m2m = {
+    client_id: m2mClientID,
+    client_secret: m2mClientSecret,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
   return {
-    clients: [client],
+    clients: [client, m2m],
     jwks: jwks(),
     findAccount,
     cookies: { keys: [randomBytes(32).toString('hex')] },
-    // Logto's scopes and claims; like Logto, the ID token carries the
-    // claims its scopes grant (not only userinfo).
+    // Logto's scopes and claims. conformIdTokenClaims is left at
+    // node-oidc-provider's default: the ID token issued beside an access
+    // token carries only sub and the protocol claims, and the profile and
+    // e-mail claims come from userinfo, which the app fetches at sign-in
+    // (oidcauth's Config.UserInfo, automatic by default), so the suite
+    // shows that path working.
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: {
       openid: ['sub'],
       profile: ['name', 'username', 'picture'],
       email: ['email', 'email_verified'],
     },
-    conformIdTokenClaims: false,
     // Logto's sign-in experience parameters pass through to the
     // interaction, where /debug/authorizations and the pages can see them.
     extraParams: ['first_screen', 'interaction_mode', 'direct_sign_in', 'organization_id'],
@@ -195,6 +224,7 @@ function configuration() {
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       revocation: { enabled: true },
+      clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // As Logto (with no default API): the code exchange gives an opaque
@@ -244,6 +274,14 @@ server.listen(port, HOST, () => {
         refresh_token_fingerprint: fingerprint(ctx.oidc.params.refresh_token),
         issued_refresh_token_fingerprint: fingerprint(ctx.body?.refresh_token),
       });
+      if (ctx.body?.refresh_token) {
+        issuedRefreshTokens.set(fingerprint(ctx.body.refresh_token), ctx.body.refresh_token);
+        if (issuedRefreshTokens.size > 100) issuedRefreshTokens.delete(issuedRefreshTokens.keys().next().value);
+      }
+    }
+    if (ctx.method === 'POST' && ctx.path === '/token/revocation') {
+      const params = ctx.oidc?.params ?? {};
+      record('revocations', params, { status: ctx.status, token_fingerprint: fingerprint(params.token) });
     }
     if (typeof ctx.body === 'string' && ctx.response.is('html')) {
       ctx.body = stripExternalFonts(ctx.body);
@@ -266,6 +304,22 @@ server.listen(port, HOST, () => {
       req.originalUrl = req.url;
       req.url = req.url.slice('/oidc'.length) || '/';
       op(req, res);
+      return;
+    }
+    if (req.method === 'GET' && path === '/debug/refresh-token') {
+      const raw = issuedRefreshTokens.get(new URL(req.url, 'http://x').searchParams.get('fingerprint'));
+      const answer = (body) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify(body));
+      };
+      if (!raw) {
+        answer({ known: false, active: false });
+        return;
+      }
+      provider.RefreshToken.find(raw).then(
+        (token) => answer({ known: true, active: Boolean(token && !token.isExpired && !token.consumed) }),
+        () => answer({ known: true, active: false }),
+      );
       return;
     }
     const kind = path.startsWith('/debug/') && path.slice('/debug/'.length);

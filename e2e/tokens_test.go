@@ -20,8 +20,9 @@ const (
 // (tokens.go): a token is reused only while it has longer than that left.
 const tokenLeeway = 30 * time.Second
 
-// apiToken is what the app's /api/token shows of an access token: never
-// the token, only its format and, for a JWT, its claims.
+// apiToken is what the app's /api/token shows of an access token: its
+// format and, for a JWT, its claims (api_test.go uses the token itself,
+// which the answer carries for an API resource).
 type apiToken struct {
 	resource, format string
 	claims           map[string]any

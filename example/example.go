@@ -17,7 +17,9 @@
 //	ADDR                listen address (default: BASE_URL's host and port, or :3000)
 //	OIDC_SCOPES         space-separated scopes (default openid profile email offline_access)
 //	OIDC_RESOURCES      space-separated API resources (Logto: API identifiers) to get
-//	                    access tokens for at /api/token (development mode: https://api.example.com)
+//	                    access tokens for at /api/token (development mode: https://api.example.com);
+//	                    the first is the API the app serves at /api/resource, which takes
+//	                    that resource's access tokens (POST needs the write:data scope)
 //	OAUTH2_PROVIDERS    space-separated names of plain OAuth 2.0 providers offered
 //	                    beside (or, without OIDC_ISSUER, instead of) the OIDC provider
 //	OAUTH2_<NAME>_CONFIG  each one's Logto OAuth2-connector JSON; <NAME> upper-cased,

@@ -21,6 +21,9 @@ type authRequest struct {
 	scope       string
 	resources   []string // RFC 8707 resource indicators, as Logto's SDKs send them
 	signUp      bool     // Logto's first_screen=register or interaction_mode=signUp
+	maxAge      string   // OIDC Core §3.1.2.1 max_age, as sent
+	acrValues   []string // acr_values, in order of preference
+	prompt      string
 	created     time.Time
 }
 
@@ -35,6 +38,7 @@ type grant struct {
 	user        User
 	sid         string // the provider's session id (sid claim)
 	authTime    int64
+	acr         string    // "" leaves the acr claim out
 	expires     time.Time // of the code, or of the access token
 	used        bool      // a code is single use (RFC 6749 §4.1.2)
 	family      *family   // tokens issued from one code, revoked together
@@ -76,6 +80,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		scope:       q.Get("scope"),
 		resources:   q["resource"],
 		signUp:      q.Get("first_screen") == "register" || q.Get("interaction_mode") == "signUp",
+		maxAge:      q.Get("max_age"),
+		acrValues:   strings.Fields(q.Get("acr_values")),
+		prompt:      q.Get("prompt"),
 		created:     p.opts.Now(),
 	}
 	if !uriAllowed(req.redirectURI, p.opts.RedirectURIs) {
@@ -139,6 +146,7 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequ
 	code := randomString()
 	now := p.opts.Now()
 	p.mu.Lock()
+	authTime, acr := p.authenticate(req, now)
 	p.codes[code] = &grant{
 		redirectURI: req.redirectURI,
 		challenge:   req.challenge,
@@ -147,7 +155,8 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequ
 		resources:   req.resources,
 		user:        user,
 		sid:         randomString()[:24],
-		authTime:    now.Unix(),
+		authTime:    authTime,
+		acr:         acr,
 		expires:     now.Add(codeLifetime),
 		family:      &family{},
 	}

@@ -16,6 +16,11 @@ type Misbehavior struct {
 	DiscoveryIssuer string
 	// NoEndSession leaves end_session_endpoint out of discovery.
 	NoEndSession bool
+	// NoRevocation leaves revocation_endpoint (RFC 7009) out of discovery.
+	NoRevocation bool
+	// RevocationStatus answers the revocation endpoint with this HTTP
+	// status instead of revoking.
+	RevocationStatus int
 	// DiscoveryFields sets (or, with a nil value, removes) fields of the
 	// discovery document, e.g. an http token_endpoint.
 	DiscoveryFields map[string]any
@@ -81,7 +86,8 @@ type Misbehavior struct {
 	JWKSExtraKeys []map[string]any
 
 	// Delay holds the responses of the endpoints it names ("discovery",
-	// "jwks", "userinfo") this long, or until the client gives up.
+	// "jwks", "userinfo", "revocation") this long, or until the client
+	// gives up.
 	Delay map[string]time.Duration
 
 	// IntrospectionStatus answers the introspection endpoint with this

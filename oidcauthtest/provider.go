@@ -8,15 +8,17 @@
 // client_secret_post or a public client; PKCE S256 required; refresh
 // tokens with rotation; the client credentials grant with Logto's resource
 // parameter), RFC 9068 JWT access tokens for API resources, token
-// introspection (RFC 7662), userinfo, a JWKS with key rotation and
-// end-session. [Provider.IssueAccessToken] mints access tokens directly,
-// for tests of an API that oidcauth's Bearer protects. Its tokens carry real RS256 or ES256 signatures. It records
+// introspection (RFC 7662), token revocation (RFC 7009), userinfo, a JWKS
+// with key rotation and end-session. [Provider.IssueAccessToken] mints
+// access tokens directly, for tests of an API that oidcauth's Bearer
+// protects. Its tokens carry real RS256 or ES256 signatures. It records
 // the requests it receives, and [Provider.Misbehave] makes it break one rule
 // at a time so a test can prove that each check of the relying party
 // rejects.
 //
 // Endpoint paths follow node-oidc-provider, the engine Logto is built on:
-// /auth, /token, /me, /jwks and /session/end below the issuer.
+// /auth, /token, /token/revocation, /me, /jwks and /session/end below the
+// issuer.
 //
 // Creating a provider costs microseconds, not the 200 ms of CPU an RSA key
 // takes to make: the private keys come from a pool shared by all providers
@@ -118,6 +120,11 @@ type Options struct {
 	// conformIdTokenClaims) and zitadel's OP do. The ID token keeps sub,
 	// the protocol claims and User.Extra.
 	ClaimsInUserInfoOnly bool
+	// ACR is the acr claim (OIDC Core §2) of ID tokens when the
+	// authorization request names no acr_values; with acr_values, the
+	// provider authenticates with the first one requested and says so.
+	// Empty leaves the claim out.
+	ACR string
 	// AccessTokenTTL is the lifetime of access tokens. Default 1 hour.
 	AccessTokenTTL time.Duration
 	// IDTokenTTL is the lifetime of ID tokens. Default 1 hour.
@@ -135,18 +142,20 @@ type Provider struct {
 	opts     Options
 	client   *http.Client
 
-	mu        sync.Mutex
-	user      User
-	keys      []*signingKey // keys[len-1] signs; all are published
-	m         Misbehavior
-	calls     map[string]int
-	lastAuthz url.Values
-	lastToken url.Values
-	pending   map[string]*authRequest // login form interactions by id
-	codes     map[string]*grant
-	access    map[string]*grant // access token → grant
-	refresh   map[string]*refreshToken
-	issued    map[string]*issuedToken // access token → what introspection answers
+	mu             sync.Mutex
+	user           User
+	keys           []*signingKey // keys[len-1] signs; all are published
+	m              Misbehavior
+	calls          map[string]int
+	lastAuthz      url.Values
+	lastToken      url.Values
+	lastRevocation url.Values
+	pending        map[string]*authRequest // login form interactions by id
+	codes          map[string]*grant
+	access         map[string]*grant // access token → grant
+	refresh        map[string]*refreshToken
+	issued         map[string]*issuedToken // access token → what introspection answers
+	authAt         time.Time               // the provider's own session: when the user authenticated; zero: none
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount
@@ -256,8 +265,8 @@ func (p *Provider) RotateKey() error {
 }
 
 // Calls reports how many requests an endpoint has received: "discovery",
-// "authorize", "token", "introspection", "userinfo", "jwks" or
-// "end_session".
+// "authorize", "token", "introspection", "revocation", "userinfo", "jwks"
+// or "end_session".
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -312,6 +321,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.userinfo(w, r)
 	case "/jwks":
 		p.jwks(w, r)
+	case "/token/revocation":
+		p.revocation(w, r)
 	case "/session/end":
 		p.endSession(w, r)
 	default:
@@ -353,6 +364,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
 		"authorization_response_iss_parameter_supported": true,
+	}
+	if !m.NoRevocation {
+		doc["revocation_endpoint"] = p.issuer + "/token/revocation"
 	}
 	if !m.NoEndSession {
 		doc["end_session_endpoint"] = p.issuer + "/session/end"

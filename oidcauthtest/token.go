@@ -220,8 +220,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	// RFC 6749 §2.3.1: a confidential client authenticates with its secret;
 	// a public one only names itself (and proves PKCE below).
-	wantSecret := p.opts.ClientSecret != ""
-	if clientID != p.opts.ClientID || (wantSecret && (method == "none" || subtle.ConstantTimeCompare([]byte(secret), []byte(p.opts.ClientSecret)) != 1)) || (!wantSecret && method != "none") {
+	if !p.clientAuthenticated(clientID, secret, method) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
@@ -426,6 +425,9 @@ func (p *Provider) idClaims(g *grant, accessToken string, fromCode bool, now tim
 	c["iat"] = now.Unix()
 	c["exp"] = now.Add(p.opts.IDTokenTTL).Unix()
 	c["auth_time"] = g.authTime
+	if g.acr != "" {
+		c["acr"] = g.acr
+	}
 	c["sid"] = g.sid
 	// §3.1.3.6: the left half of the access token's hash, with the hash of
 	// the signing algorithm.

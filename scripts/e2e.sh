@@ -108,7 +108,12 @@ echo "== e2e: start the providers and the apps"
 client_id=oidcauth-e2e
 # Secrets travel in the environment, never on a command line (ps shows those).
 client_secret=$(random_hex 24)
+# A machine-to-machine client of node-oidc-provider (client credentials),
+# whose tokens the tests send to the app's /api/resource.
+m2m_client_id=oidcauth-e2e-m2m
+m2m_client_secret=$(random_hex 24)
 export OP_CLIENT_ID=$client_id OP_CLIENT_SECRET=$client_secret
+export OP_M2M_CLIENT_ID=$m2m_client_id OP_M2M_CLIENT_SECRET=$m2m_client_secret
 
 app_url="http://127.0.0.1:$(free_port)"
 # The provider's API resources (e2e/provider.js); the app gets tokens for
@@ -128,7 +133,7 @@ pids+=($!)
 wait_for zitadelop "${pids[-1]}" test -s "$work/zitadel-issuer"
 zitadel_issuer=$(cat "$work/zitadel-issuer")
 start_app zitadel-app "$zitadel_issuer" "$zitadel_app_url"
-unset OP_CLIENT_ID OP_CLIENT_SECRET
+unset OP_CLIENT_ID OP_CLIENT_SECRET OP_M2M_CLIENT_ID OP_M2M_CLIENT_SECRET
 echo "node-oidc-provider $issuer with app $app_url; zitadelop $zitadel_issuer with app $zitadel_app_url (ready after $(($(date +%s) - started)) s)"
 
 echo "== e2e: go vet and go test (e2e module)"
@@ -137,6 +142,7 @@ go vet ./...
 # shellcheck disable=SC2086 # E2E_GO_TEST_FLAGS is a list of flags
 E2E_APP_URL=$app_url E2E_ISSUER=$issuer E2E_PROVIDER_DEBUG=${issuer%/oidc}/debug \
 	E2E_ZITADEL_APP_URL=$zitadel_app_url E2E_ZITADEL_ISSUER=$zitadel_issuer \
+	E2E_M2M_CLIENT_ID=$m2m_client_id E2E_M2M_CLIENT_SECRET=$m2m_client_secret \
 	E2E_CHROMIUM=$chromium E2E_ARTIFACTS=$artifacts \
 	go test -count=1 ${E2E_GO_TEST_FLAGS:-} ./... &
 # In the background, so that a signal to this script stops the tests at

@@ -8,7 +8,7 @@
 # examples/redis/multi (go test -tags multi).
 #
 # Runs twice: sessions in cookies on a single Redis node, and server-side
-# sessions in Redis on the same setup. Installs what is missing
+# sessions in Redis on a three-master Redis Cluster. Installs what is missing
 # (redis-server with apt-get, the provider's npm packages with npm ci) and
 # stops everything it started, also on failure. Logs go to
 # artifacts/multi-e2e/.
@@ -127,7 +127,40 @@ run() {
 	stop_all
 }
 
+# start_cluster: a Redis Cluster of three masters (no replicas) on free
+# loopback ports, as stores/redis's tests make one; sets cluster_url.
+start_cluster() {
+	local addrs=() port bus
+	mkdir -p "$work/cluster"
+	for _ in 1 2 3; do
+		port=$(free_port)
+		bus=$(free_port)
+		redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+			--cluster-enabled yes --cluster-port "$bus" --cluster-node-timeout 2000 \
+			--cluster-config-file "$work/cluster/nodes-$port.conf" --dir "$work/cluster" \
+			>"$artifacts/cluster-$port.log" 2>&1 &
+		pids+=($!)
+		addrs+=("127.0.0.1:$port")
+		for _ in $(seq 100); do
+			redis-cli -p "$port" ping >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+	done
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$artifacts/cluster-create.log" 2>&1
+	for addr in "${addrs[@]}"; do
+		for _ in $(seq 100); do
+			redis-cli -p "${addr##*:}" cluster info 2>/dev/null | grep -q cluster_state:ok && break
+			sleep 0.1
+		done
+	done
+	cluster_url="redis-cluster://$(IFS=,; echo "${addrs[*]}")"
+}
+
+mkdir -p "$artifacts"
 (cd examples/redis && go vet -tags multi ./multi)
-run cookies SESSION_STORE=cookie
-run server-side SESSION_STORE=redis
+# Sessions in cookies on a single Redis node (run.sh starts it), then
+# server-side sessions on a three-master cluster.
+run cookies-single-node SESSION_STORE=cookie
+start_cluster
+run server-side-cluster SESSION_STORE=redis REDIS_URL="$cluster_url"
 echo "multi-e2e: passed in $(($(date +%s) - started)) s; logs in $artifacts"

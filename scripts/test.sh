@@ -87,4 +87,5 @@ stage "examples (scripts/examples.sh)" ./scripts/examples.sh
 stage "staticcheck (scripts/lint.sh)" ./scripts/lint.sh
 stage "fuzzing (scripts/fuzz.sh)" ./scripts/fuzz.sh
 stage "stores/redis (scripts/redis-tests.sh)" ./scripts/redis-tests.sh
+stage "several instances on Redis (scripts/multi-e2e.sh)" ./scripts/multi-e2e.sh
 stage "browser end-to-end (scripts/e2e.sh)" ./scripts/e2e.sh

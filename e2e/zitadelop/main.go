@@ -113,8 +113,12 @@ type registeredClient struct {
 	postLogout []string
 }
 
-func (c registeredClient) PostLogoutRedirectURIs() []string     { return c.postLogout }
-func (c registeredClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c registeredClient) PostLogoutRedirectURIs() []string { return c.postLogout }
+
+// IDTokenUserinfoClaimsAssertion is false, zitadel's default: the ID token
+// of the code flow carries no profile or e-mail claims, which the app gets
+// from userinfo (oidcauth's Config.UserInfo, automatic by default).
+func (c registeredClient) IDTokenUserinfoClaimsAssertion() bool { return false }
 
 // users are the people who can sign in, by ID.
 type users struct{}

@@ -56,8 +56,14 @@ func Main(stores Stores) {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	ln, err := app.Listen()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "example:", err)
+		_ = app.Close()
+		os.Exit(1)
+	}
 	logger.Info("example app listening", "url", app.baseURL, "addr", app.addr, "provider", app.providerNote)
-	err = srv.ListenAndServe()
+	err = srv.Serve(ln)
 	if cerr := app.Close(); cerr != nil {
 		logger.Error("closing the app's stores", "err", cerr)
 	}
@@ -80,15 +86,27 @@ type App struct {
 // network: the provider is discovered on first use, so the app serves even
 // while the provider is down. stores, when not nil, keeps its state.
 func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, error) {
+	addr := getenv("ADDR")
 	baseURL := strings.TrimSuffix(getenv("BASE_URL"), "/")
 	if baseURL == "" {
 		baseURL = "http://localhost:3000"
+		if addr != "" {
+			// ADDR alone moves the app: the development provider and the
+			// redirect URI follow it.
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil || port == "" {
+				return nil, fmt.Errorf("ADDR %q must be host:port or :port (e.g. ADDR=localhost:3103)", addr)
+			}
+			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+				host = "localhost"
+			}
+			baseURL = "http://" + net.JoinHostPort(host, port)
+		}
 	}
 	base, err := url.Parse(baseURL)
 	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
 		return nil, fmt.Errorf("BASE_URL %q must be an absolute http(s) URL", baseURL)
 	}
-	addr := getenv("ADDR")
 	if addr == "" {
 		addr = defaultAddr(base)
 	}
@@ -133,6 +151,7 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
 			LoginForm:              true,
+			APIResources:           devAPIResources(&cfg),
 			User: oidcauthtest.User{
 				Subject: "dev-user-1", Name: "Dev User", Email: "dev.user@example.com",
 				EmailVerified: true, Username: "devuser",
@@ -176,13 +195,32 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 		_ = a.Close()
 		return nil, err
 	}
-	auth.Mount(mux) // /sign-in, /callback, /sign-out
-	mux.Handle("GET /profile", auth.RequireAuth(http.HandlerFunc(profilePage)))
+	auth.Mount(mux)                       // /sign-in, /callback, /sign-out
+	api, err := mountAPI(mux, auth, &cfg) // GET|POST /api/resource (api.go)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	mux.Handle("GET /profile", auth.RequireAuth(profilePage(api)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
-	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources)))
+	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources, cfg.Scopes)))
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))
-	a.handler = securityHeaders(mux)
+	mux.Handle("POST /sign-out-everywhere", auth.RequireAuth(signOutEverywhere(auth, baseURL))) // everywhere.go
+	a.handler = securityHeaders(noteSignOut(mux))
 	return a, nil
+}
+
+// Listen opens the listening socket before anything claims to listen, so a
+// busy port is the first and only message.
+func (a *App) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("cannot listen on ADDR=%s: the port is in use (another copy of the app?); set ADDR to a free one, e.g. ADDR=localhost:3103", a.addr)
+		}
+		return nil, fmt.Errorf("cannot listen on ADDR=%s: %w", a.addr, err)
+	}
+	return ln, nil
 }
 
 // Handler returns the app's routes.

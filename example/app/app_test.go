@@ -189,13 +189,16 @@ func TestDevModeAPIToken(t *testing.T) {
 	if err := json.Unmarshal([]byte(page), &got); err != nil || got.Format != "opaque" || got.Resource != "" {
 		t.Errorf("/api/token = %s (%v)", page, err)
 	}
+	if strings.Contains(page, "access_token") {
+		t.Errorf("the sign-in's own token left the server: %s", page)
+	}
 	resp, page = b.do("GET", "/api/token?resource=https%3A%2F%2Fapi.example.com", nil, json200)
 	b.want(resp, http.StatusOK)
 	if err := json.Unmarshal([]byte(page), &got); err != nil || got.Format != "jwt" || got.Claims["aud"] != "https://api.example.com" || got.Claims["sub"] != "dev-user-1" {
 		t.Errorf("/api/token?resource= = %s (%v)", page, err)
 	}
-	if strings.Contains(page, "eyJ") {
-		t.Errorf("the token itself is on the page: %s", page)
+	if !strings.Contains(page, `"access_token":"eyJ`) {
+		t.Errorf("the API's token is not in the answer for the page's script: %s", page)
 	}
 	resp, _ = b.do("GET", "/api/token?resource=https%3A%2F%2Fother.example", nil, json200)
 	b.want(resp, http.StatusBadRequest)

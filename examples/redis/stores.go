@@ -40,7 +40,7 @@ func redisStores(cfg *oidcauth.Config, getenv func(string) string) (func() error
 		_ = client.Close()
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	cfg.Revocations = revs
+	cfg.Revocations, cfg.RefreshCoordinator = revs, oidcredis.NewCoordinator(client, "")
 	if sessions == "redis" {
 		cfg.Store = oidcauth.NewServerStore(oidcredis.NewBackend(client), "example:session:")
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/oidcauth/oidcauth"
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure [Open]. Zero values get the defaults.
@@ -91,7 +92,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("oidcauth/bolt: %s is open in another process", path)
 		}
 		return nil, fmt.Errorf("oidcauth/bolt: opening %s: %w", path, err)

@@ -46,7 +46,7 @@ func loadRevocations(d *DB) (*Revocations, error) {
 // Revoke implements oidcauth.RevocationStore.
 func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error {
 	if err := r.mirror.Revoke(ctx, rev); err != nil {
-		return err // names none or several of SessionID, SID, Subject
+		return err // names none or several kinds, or the list is full
 	}
 	key := revocationKey(rev)
 	return r.d.db.Update(func(tx *bbolt.Tx) error {

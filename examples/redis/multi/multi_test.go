@@ -311,6 +311,25 @@ func TestSignOutOnOneInstanceHoldsOnTheOthers(t *testing.T) {
 	everyInstance(t, copied, http.StatusUnauthorized, time.Second, "after sign-out on "+setup.instances[0])
 }
 
+// "Sign out on every device" in one browser, through the proxy: every
+// browser of that user is signed out on every instance within a second;
+// another user's session is untouched.
+func TestSignOutEverywhereEndsEveryBrowser(t *testing.T) {
+	first, second, other := signIn(t, "edsger"), signIn(t, "edsger"), signIn(t, "barbara")
+	cookies := []string{first.cookie(), second.cookie()}
+	for _, c := range append(cookies, other.cookie()) {
+		everyInstance(t, c, http.StatusOK, 0, "signed in")
+	}
+	resp, _ := first.do("POST", setup.base+"/sign-out-everywhere", url.Values{})
+	if resp.StatusCode >= 400 {
+		t.Fatalf("sign-out everywhere: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	for i, c := range cookies {
+		everyInstance(t, c, http.StatusUnauthorized, time.Second, fmt.Sprintf("browser %d after sign-out everywhere", i+1))
+	}
+	everyInstance(t, other.cookie(), http.StatusOK, 0, "another user after sign-out everywhere")
+}
+
 // The provider punishes reuse, or the concurrent test could pass without
 // coordination: a refresh token spent twice revokes the grant, and the
 // token that replaced it is refused too.
