@@ -39,6 +39,8 @@ type Auth struct {
 	revoking          chan struct{}
 	background        sync.WaitGroup
 	revocationTimeout time.Duration
+	endedMu           sync.Mutex
+	ended             map[string]struct{} // sessions whose tokens were revoked when they came back ended
 }
 
 // New validates cfg and returns an Auth. It fails on a configuration

@@ -266,8 +266,8 @@ func (b *Bearer) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 // [ErrProviderUnavailable] when the provider's keys or introspection
 // endpoint cannot be reached.
 func (b *Bearer) Verify(ctx context.Context, token string) (*BearerToken, error) {
-	if len(token) > maxBearerToken || !isB64Token(token) {
-		return nil, errInvalidToken("malformed")
+	if len(token) > maxBearerToken {
+		return nil, errInvalidToken("oversized")
 	}
 	e, err := b.entry(ctx, token)
 	if err != nil {
@@ -308,6 +308,9 @@ func (b *Bearer) entry(ctx context.Context, raw string) (*tokenEntry, error) {
 			return nil, errInvalidToken("inactive (cached)")
 		}
 		return e, nil
+	}
+	if !isB64Token(raw) {
+		return nil, errMalformed("not a b64token")
 	}
 	var e *tokenEntry
 	var err error

@@ -65,6 +65,14 @@
 // user must also have a role, scope, organization or claim (403 otherwise;
 // it includes RequireAuth's check, so it needs no outer middleware).
 //
+// An API that takes access tokens instead of cookies uses a [Bearer]
+// ([NewBearer], or [Auth.Bearer] beside a web app): [Bearer.RequireToken]
+// accepts the provider's RFC 9068 access tokens for one API resource and
+// answers per RFC 6750; [Bearer.Require] adds the same Requirements as
+// Auth.Require, read from the token. [BearerTokenFromContext] and
+// [UserFromContext] give the principal. [ClientCredentials] gets the app's
+// own tokens (machine to machine) as an oauth2.TokenSource.
+//
 // # Routers and frameworks
 //
 // The handlers are http.Handlers and the middleware has the standard shape
@@ -187,6 +195,10 @@
 //     limit, and follows no redirects; every endpoint that discovery names
 //     must meet the issuer's https rule. A token naming an unknown signing
 //     key refetches the JWKS at most once a minute.
+//   - A Bearer takes tokens from the Authorization header only, refuses
+//     none and HMAC, an ID token (typ), another issuer or audience, an
+//     expired or not-yet-valid token and a sender-constrained one (cnf),
+//     and answers 401 invalid_token without detail.
 //   - Error pages show a short fixed phrase; logs carry event names and
 //     error classes, never a token, code, secret or cookie value.
 //

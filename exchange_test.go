@@ -41,3 +41,25 @@ func TestOnSignIn(t *testing.T) {
 		t.Error("a hook that changed the subject left a session")
 	}
 }
+
+// A repeated iss or code parameter is refused before anything is redeemed:
+// which copy a component reads is a classic parser-differential.
+func TestCallbackRepeatedParameters(t *testing.T) {
+	t.Parallel()
+	for _, param := range []string{"iss", "code"} {
+		t.Run(param, func(t *testing.T) {
+			f := newFlow(t, oidcauthtest.Options{}, nil)
+			cb := f.startSignIn("/sign-in")
+			q := cb.Query()
+			q.Add(param, "https://evil.example")
+			u := *cb
+			u.RawQuery = q.Encode()
+			resp := f.get(u.String())
+			wantStatus(t, resp, http.StatusBadRequest)
+			f.assertFailedCleanly(t, resp, body(t, resp), cb)
+			if f.idp.Calls("token") != 0 {
+				t.Error("the code was redeemed")
+			}
+		})
+	}
+}

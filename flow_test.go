@@ -238,3 +238,35 @@ func (f *flow) signedIn() bool {
 	resp := f.get("/profile")
 	return resp.StatusCode == http.StatusOK
 }
+
+// assertFailedCleanly checks what every failed callback must leave behind.
+func (f *flow) assertFailedCleanly(t *testing.T, resp *http.Response, page string, cb *url.URL) {
+	t.Helper()
+	if f.cookie(f.auth.sessionCookie) != "" {
+		t.Error("a session cookie exists after the failure")
+	}
+	if f.txCookies() != 0 {
+		t.Error("the transaction cookie was not cleared")
+	}
+	if f.signedIn() {
+		t.Error("signed in after the failure")
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("error Cache-Control = %q", cc)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("error Content-Type = %q", ct)
+	}
+	secrets := []string{"s3cr3t-client-value", "oops", "hello", "evil.example", "someone-else"}
+	if code := cb.Query().Get("code"); code != "" {
+		secrets = append(secrets, code)
+	}
+	for _, s := range secrets {
+		if strings.Contains(page, s) {
+			t.Errorf("error page shows %q:\n%s", s, page)
+		}
+		if s != "evil.example" && strings.Contains(f.logs.String(), s) {
+			t.Errorf("logs contain %q", s)
+		}
+	}
+}

@@ -5,18 +5,22 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
 )
 
 // SignInHandler starts a sign-in. It reads these query parameters:
-// returnTo (a same-origin path to land on afterwards), first_screen (one of
-// Logto's values; e.g. first_screen=register opens sign-up),
-// interaction_mode=signUp (Logto's older form), login_hint, silent=1 (a
-// silent sign-in, [WithSilentSignIn] with [SilentSignedOut]), and provider
-// (the name of one of [Config.OAuth2Providers]). Without a provider and
+// returnTo (a same-origin path to land on afterwards), provider (the name
+// of one of [Config.OAuth2Providers]), silent=1 (a silent sign-in,
+// [WithSilentSignIn] with [SilentSignedOut]), and Logto's sign-in
+// parameters, each passed on only when it passes its check: first_screen
+// (one of Logto's screens; first_screen=register opens sign-up),
+// identifier (email, phone and/or username, space separated), login_hint
+// (up to 256 printable characters), direct_sign_in (social:<connector> or
+// sso:<connector id>), ui_locales (up to 10 BCP 47 language tags) and
+// interaction_mode (signIn or signUp, Logto's older form of first_screen).
+// Nothing else from the query reaches the provider. Without a provider and
 // with no default (no Issuer, several OAuth 2.0 providers) it answers a
 // page linking to each. GET only.
 func (a *Auth) SignInHandler() http.Handler {
@@ -31,16 +35,7 @@ func (a *Auth) SignInHandler() http.Handler {
 			a.chooseProvider(w, r)
 			return
 		}
-		opts := []SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}
-		if s := q.Get("first_screen"); slices.Contains(firstScreens, s) {
-			opts = append(opts, WithFirstScreen(s))
-		}
-		if q.Get("interaction_mode") == "signUp" {
-			opts = append(opts, WithInteractionMode("signUp"))
-		}
-		if h := q.Get("login_hint"); h != "" && len(h) <= 256 {
-			opts = append(opts, WithLoginHint(h))
-		}
+		opts := append([]SignInOption{WithReturnTo(q.Get("returnTo")), WithOAuth2Provider(q.Get("provider"))}, queryOptions(q)...)
 		if q.Get("silent") == "1" {
 			opts = append(opts, WithSilentSignIn(SilentSignedOut))
 		}
@@ -52,32 +47,67 @@ func (a *Auth) SignInHandler() http.Handler {
 // authorization code flow with PKCE (S256), a fresh state and nonce, and
 // the given options. While the provider cannot be reached it answers 503.
 func (a *Auth) SignIn(w http.ResponseWriter, r *http.Request, opts ...SignInOption) {
-	o := signInOptions{prompt: a.cfg.Prompt}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	a.signIn(w, r, &o)
+	a.signIn(w, r, signInOpts(a.cfg.Prompt, opts))
 }
 
+// SignInURL starts a sign-in as [Auth.SignIn] does but returns the URL to
+// send the browser to instead of redirecting, as Logto's signIn does: for
+// a page that opens it itself (a link, a popup, a native browser). The
+// sign-in stays bound to this browser: its transaction cookie is set
+// through w, so call SignInURL before the response is written, and the URL
+// completes a sign-in only in the browser that received that cookie. (A
+// silent sign-in already tried gives its fallback: the returnTo path, or
+// an interactive sign-in's URL.) The error wraps [ErrProviderUnavailable]
+// while the provider cannot be reached, or [ErrUnknownProvider].
+func (a *Auth) SignInURL(w http.ResponseWriter, r *http.Request, opts ...SignInOption) (string, error) {
+	return a.signInURL(w, r, signInOpts(a.cfg.Prompt, opts))
+}
+
+func signInOpts(prompt string, opts []SignInOption) *signInOptions {
+	o := &signInOptions{prompt: prompt}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
+	return o
+}
+
+// signIn redirects to where signInURL says, or answers its failure.
 func (a *Auth) signIn(w http.ResponseWriter, r *http.Request, o *signInOptions) {
+	a.redirectOrFail(w, r, a.signInURL)(o)
+}
+
+// redirectOrFail returns a function that runs next and redirects to its
+// URL with 303, or answers its error.
+func (a *Auth) redirectOrFail(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request, *signInOptions) (string, error)) func(*signInOptions) {
+	return func(o *signInOptions) {
+		target, err := next(w, r, o)
+		if err != nil {
+			if errors.Is(err, ErrProviderUnavailable) {
+				w.Header().Set("Retry-After", "5")
+			}
+			a.fail(w, r, "sign-in", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	}
+}
+
+func (a *Auth) signInURL(w http.ResponseWriter, r *http.Request, o *signInOptions) (string, error) {
 	if p, err := a.pickProvider(o.provider); err != nil {
-		a.fail(w, r, "sign-in", err)
-		return
+		return "", err
 	} else if p != nil {
-		a.signInOAuth2(w, r, p, o)
-		return
+		w.Header().Set("Cache-Control", "no-store")
+		return a.oauth2SignInURL(w, r, p, o), nil
 	}
 	// prompt=none however asked: a silent sign-in, with its fallback.
 	o.authn.silent = o.authn.silent || o.prompt == "none"
 	if o.authn.silent && a.SilentSignInTried(r) {
-		a.silentFallback(w, r, o) // one silent attempt per navigation
-		return
+		return a.silentFallbackURL(w, r, o) // one silent attempt per navigation
 	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {
-		w.Header().Set("Retry-After", "5")
-		a.fail(w, r, "sign-in", err)
-		return
+		return "", err
 	}
 	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
 	t.authn = o.authn
@@ -102,7 +132,7 @@ func (a *Auth) signIn(w http.ResponseWriter, r *http.Request, o *signInOptions) 
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	return target, nil
 }
 
 // CallbackHandler finishes a sign-in at the redirect URI. It checks the

@@ -253,3 +253,46 @@ func (f *flow) sessionID() string {
 	}
 	return s.id
 }
+
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	for _, tc := range []struct{ method, path string }{{"POST", "/sign-in"}, {"POST", "/callback"}, {"PUT", "/sign-out"}} {
+		resp := f.do(tc.method, tc.path, nil)
+		wantStatus(t, resp, http.StatusMethodNotAllowed)
+		if resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: no Allow header", tc.method, tc.path)
+		}
+	}
+}
+
+// A provider's error response leaves an earlier session alone: with Prompt
+// "none", another site could otherwise start a sign-in that fails with
+// login_required and so sign the user out (a silent sign-in's
+// login_required is no error page at all: it falls back). A failure after
+// the code was issued still ends it.
+func TestCallbackFailureAndEarlierSession(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Prompt = "none" })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	for _, tc := range []struct {
+		m      oidcauthtest.Misbehavior
+		status int
+	}{{oidcauthtest.Misbehavior{AuthorizeError: "access_denied"}, http.StatusForbidden}, {oidcauthtest.Misbehavior{AuthorizeError: "login_required"}, http.StatusSeeOther}} {
+		f.idp.Misbehave(tc.m)
+		resp := f.signIn("/sign-in")
+		wantStatus(t, resp, tc.status)
+		if f.txCookies() != 0 {
+			t.Error("transaction not cleared")
+		}
+		if !f.signedIn() {
+			t.Fatalf("%s signed the user out", tc.m.AuthorizeError)
+		}
+	}
+	f.jar.SetCookies(f.request("/").URL, []*http.Cookie{{Name: f.auth.silentCookie(), Value: "", MaxAge: -1}})
+	f.idp.Misbehave(oidcauthtest.Misbehavior{CorruptSignature: true})
+	wantStatus(t, f.signIn("/sign-in"), http.StatusBadGateway)
+	if f.signedIn() {
+		t.Error("an invalid ID token left the earlier session in place")
+	}
+}

@@ -118,6 +118,7 @@ func (a *Auth) session(w http.ResponseWriter, r *http.Request) *session {
 	if a.revoked(s) {
 		if w != nil {
 			a.clearSession(w, r)
+			a.revokeEndedTokens(s)
 		}
 		return nil
 	}

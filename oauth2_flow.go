@@ -79,10 +79,10 @@ func (a *Auth) pickProvider(name string) (*oauth2Client, error) {
 	return nil, fail(ErrUnknownProvider, nil)
 }
 
-// signInOAuth2 redirects to a plain OAuth 2.0 provider: the code flow with
+// oauth2SignInURL starts a sign-in with a plain OAuth 2.0 provider: the code flow with
 // a fresh state and (unless the provider cannot take it) PKCE S256. The
 // transaction names the provider, so only its callback redeems the code.
-func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Client, o *signInOptions) {
+func (a *Auth) oauth2SignInURL(w http.ResponseWriter, r *http.Request, p *oauth2Client, o *signInOptions) string {
 	t := newTransaction(safeReturnTo(o.returnTo), a.cfg.Now())
 	t.provider = p.Name
 	t.nonce = "" // no ID token to bind
@@ -99,9 +99,8 @@ func (a *Auth) signInOAuth2(w http.ResponseWriter, r *http.Request, p *oauth2Cli
 			params = append(params, oauth2.SetAuthURLParam(k, v))
 		}
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	a.cfg.Logger.Info("oidcauth: sign-in started", "event", "sign_in_started", "provider", p.Name)
-	http.Redirect(w, r, p.authorize.AuthCodeURL(t.state, params...), http.StatusSeeOther)
+	return p.authorize.AuthCodeURL(t.state, params...)
 }
 
 // OAuth2CallbackHandler finishes a sign-in with the [OAuth2Provider]

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +171,11 @@ func (d *discovery) fetch(ctx context.Context) (*metadata, error) {
 	// defeats a mix-up through a wrong issuer.
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, cfg.HTTPClient), cfg.Issuer)
 	if err != nil {
+		if u, perr := url.Parse(cfg.Issuer); perr == nil && strings.Trim(u.Path, "/") == "" {
+			// Logto's endpoint (a Logto Cloud tenant, a custom domain) is
+			// not its issuer: the issuer ends in /oidc.
+			err = fmt.Errorf("%w (for Logto, the issuer is the endpoint plus /oidc: %s/oidc)", err, strings.TrimSuffix(cfg.Issuer, "/"))
+		}
 		return nil, err
 	}
 	var extras discoveryExtras

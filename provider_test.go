@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 	"golang.org/x/oauth2"
@@ -122,4 +123,45 @@ func TestDiscoveryEndpointsChecked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Discovery is lazy and retried: while the provider is down sign-in says
+// 503 and the app keeps serving; when it is back sign-in works with no
+// restart.
+func TestProviderDownThenBack(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryStatus: http.StatusServiceUnavailable})
+	resp := f.get("/sign-in")
+	wantStatus(t, resp, http.StatusServiceUnavailable)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	wantStatus(t, f.get("/"), http.StatusOK)
+
+	// Within the backoff, no new discovery call.
+	calls := f.idp.Calls("discovery")
+	wantStatus(t, f.get("/sign-in"), http.StatusServiceUnavailable)
+	if f.idp.Calls("discovery") != calls {
+		t.Error("discovery retried within the backoff")
+	}
+
+	f.idp.Misbehave(oidcauthtest.Misbehavior{})
+	f.clock.Advance(maxBackoff)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	if !f.signedIn() {
+		t.Error("not signed in after the provider came back")
+	}
+
+	// Once known, the metadata survives a later outage.
+	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryStatus: http.StatusServiceUnavailable})
+	f.clock.Advance(metadataTTL + time.Minute)
+	wantStatus(t, f.get("/sign-in"), http.StatusSeeOther)
+}
+
+func TestDiscoveryIssuerMismatch(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{DiscoveryIssuer: "https://evil.example"})
+	wantStatus(t, f.get("/sign-in"), http.StatusServiceUnavailable)
 }

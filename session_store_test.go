@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/oidcauth/oidcauth/internal/cookie"
+	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
 // Sessions larger than one cookie are chunked, read back whole, and a
@@ -279,5 +281,30 @@ func TestHTTPLocalhostCookies(t *testing.T) {
 	c := rec.Result().Cookies()[0]
 	if c.Name != "oidcauth" || c.Secure || !c.HttpOnly {
 		t.Errorf("http cookie: %+v", c)
+	}
+}
+
+func TestKeyRotationAcrossRestart(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	r, _ := http.NewRequest("GET", f.app.URL, nil)
+	u, _ := url.Parse(f.app.URL)
+	for _, c := range f.jar.Cookies(u) {
+		r.AddCookie(c)
+	}
+	rotated := testAuth(t, func(c *Config) {
+		*c = f.auth.cfg
+		c.SessionKeys = [][]byte{testKey(5), testKey(1)}
+	})
+	if s, _ := rotated.readSession(r); s == nil {
+		t.Error("session sealed with the previous key refused after rotation")
+	}
+	dropped := testAuth(t, func(c *Config) {
+		*c = f.auth.cfg
+		c.SessionKeys = [][]byte{testKey(5)}
+	})
+	if s, _ := dropped.readSession(r); s != nil {
+		t.Error("session accepted after its key was dropped")
 	}
 }

@@ -15,9 +15,12 @@ import (
 // of all devices", after a password change, or when an administrator
 // locks an account.
 //
-// It ends this app's sessions only: the provider's own session and the
-// grants it issued are the provider's to end (Logto: its Management API),
-// so a user still signed in there signs in here again without a prompt.
+// It ends this app's sessions only: the provider's own session is the
+// provider's to end (Logto: its Management API), so a user still signed in
+// there signs in here again without a prompt. Each ended session's refresh
+// and access tokens are revoked at the provider's revocation_endpoint
+// (RFC 7009) when its cookie next arrives at this app: only then are they
+// at hand.
 //
 // The error wraps [ErrUnknownProvider] when issuer is not a configured
 // provider's. An error from the revocation store means the sign-out holds

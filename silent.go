@@ -71,6 +71,12 @@ func silentRefusal(err error) bool {
 // silentFallback answers a silent sign-in that cannot complete: o is the
 // sign-in as asked.
 func (a *Auth) silentFallback(w http.ResponseWriter, r *http.Request, o *signInOptions) {
+	a.redirectOrFail(w, r, a.silentFallbackURL)(o)
+}
+
+// silentFallbackURL is where silentFallback goes: an interactive sign-in,
+// or back to returnTo.
+func (a *Auth) silentFallbackURL(w http.ResponseWriter, r *http.Request, o *signInOptions) (string, error) {
 	a.cookies.Set(w, a.silentCookie(), "1", silentAttemptLifetime)
 	if o.authn.interactive {
 		next := *o
@@ -79,11 +85,9 @@ func (a *Auth) silentFallback(w http.ResponseWriter, r *http.Request, o *signInO
 		if next.prompt == "none" {
 			next.prompt = ""
 		}
-		a.signIn(w, r, &next)
-		return
+		return a.signInURL(w, r, &next)
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, safeReturnTo(o.returnTo), http.StatusSeeOther)
+	return safeReturnTo(o.returnTo), nil
 }
 
 // forgetSilentAttempt clears the memory of a silent attempt once the user

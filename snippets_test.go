@@ -206,3 +206,41 @@ var anyExported = map[string]string{
 	"oidcauth": "New", "oidcauthtest": "DefaultClientID", "redis": "NewClient", "oidcredis": "NewBackend",
 	"filepath": "Join", "oidcbolt": "Open",
 }
+
+// README's table of Logto SDK calls names a test for each row; each exists.
+func TestLogtoMappingTestsExist(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "## Coming from Logto's SDKs")
+	table, _, _ = strings.Cut(table, "\n\n## ")
+	if !ok {
+		t.Fatal("README lost its Logto SDK table")
+	}
+	files, _ := filepath.Glob("*_test.go")
+	var all strings.Builder
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	rows := 0
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "| `") && !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "|---") || strings.HasPrefix(line, "| Logto SDK") {
+			continue
+		}
+		rows++
+		names := regexp.MustCompile("`(Test[A-Za-z0-9_]+)`").FindAllStringSubmatch(line, -1)
+		if len(names) == 0 {
+			t.Errorf("row without a test: %s", line)
+		}
+		for _, n := range names {
+			if !strings.Contains(all.String(), "func "+n[1]+"(") {
+				t.Errorf("README names %s, which does not exist", n[1])
+			}
+		}
+	}
+	if rows < 15 {
+		t.Errorf("only %d rows", rows)
+	}
+}

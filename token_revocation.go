@@ -29,7 +29,8 @@ const (
 // access token while still valid, in the background. m is the provider's
 // metadata when at hand (nil: nothing is revoked, no discovery is started
 // for it). A plain OAuth 2.0 provider's tokens are left alone: its
-// configuration names no revocation endpoint.
+// configuration names no revocation endpoint. A session's tokens are
+// revoked once per process.
 func (a *Auth) revokeTokens(m *metadata, s *session) {
 	if m == nil || m.revocation == "" || s == nil || s.provider != "" {
 		return
@@ -42,7 +43,7 @@ func (a *Auth) revokeTokens(m *metadata, s *session) {
 	if !s.accessToken.empty() && (s.expiry == 0 || s.expiry > a.cfg.Now().Unix()) {
 		toks = append(toks, tok{s.accessToken.compact(), "access_token"})
 	}
-	if len(toks) == 0 {
+	if len(toks) == 0 || !a.endedOnce(s.id) {
 		return
 	}
 	select {
@@ -63,6 +64,39 @@ func (a *Auth) revokeTokens(m *metadata, s *session) {
 			}
 		}
 	}()
+}
+
+// revokeEndedTokens revokes at the provider the tokens of a session that
+// was ended elsewhere (back-channel logout, SignOutEverywhere, a sign-out
+// on another instance) when its cookie comes back: only then are they at
+// hand. It uses the metadata already fetched (no discovery for it), and
+// each session's tokens once per process, so copies of the cookie cost
+// the provider nothing more.
+func (a *Auth) revokeEndedTokens(s *session) {
+	if s.provider != "" || (s.refreshToken == "" && s.accessToken.empty()) {
+		return
+	}
+	a.revokeTokens(a.discovery.cached(), s)
+}
+
+// maxEndedRemembered bounds the memory of sessions whose tokens were
+// revoked; past it the memory starts afresh (a session then costs one more
+// revocation request at most).
+const maxEndedRemembered = 4096
+
+// endedOnce reports whether this is the first time id's tokens are revoked
+// here.
+func (a *Auth) endedOnce(id string) bool {
+	a.endedMu.Lock()
+	defer a.endedMu.Unlock()
+	if _, seen := a.ended[id]; seen {
+		return false
+	}
+	if a.ended == nil || len(a.ended) >= maxEndedRemembered {
+		a.ended = map[string]struct{}{}
+	}
+	a.ended[id] = struct{}{}
+	return true
 }
 
 // revokeToken makes one RFC 7009 revocation request. 200 is success, also

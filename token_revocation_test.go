@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,5 +83,73 @@ func TestSignOutRevocationBestEffort(t *testing.T) {
 				t.Error("the refresh token reached the log")
 			}
 		})
+	}
+}
+
+// A session ended by the provider (back-channel logout) or by
+// SignOutEverywhere has its tokens revoked when its cookie next arrives:
+// that is when they are at hand. Once per session in a process.
+func TestEndedSessionTokensRevoked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(f *flow, s *session)
+	}{
+		{"back-channel logout", func(f *flow, s *session) {
+			wantStatus(t, f.postLogout(f.logoutToken(oidcauthtest.LogoutTokenOptions{Subject: s.user.Subject, SID: s.sid})), http.StatusOK)
+		}},
+		{"sign out everywhere", func(f *flow, s *session) {
+			if err := f.auth.SignOutEverywhere(context.Background(), f.auth.cfg.Issuer, s.user.Subject); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlow(t, oidcauthtest.Options{}, nil)
+			wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+			s := f.currentSession()
+			copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+			tc.end(f, s)
+			if !f.idp.RefreshTokenActive(s.refreshToken) {
+				t.Fatal("the refresh token was revoked before its cookie came back")
+			}
+			wantStatus(t, f.get("/profile"), http.StatusSeeOther)
+			f.auth.background.Wait()
+			if f.idp.RefreshTokenActive(s.refreshToken) {
+				t.Error("the ended session's refresh token is still active at the provider")
+			}
+			calls := f.idp.Calls("revocation")
+			req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
+			req.Header.Set("Cookie", copied)
+			resp, err := f.app.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			f.auth.background.Wait()
+			if n := f.idp.Calls("revocation"); n != calls {
+				t.Errorf("a copy of the ended cookie made %d more revocation requests", n-calls)
+			}
+		})
+	}
+}
+
+// A copy of a signed-out session's cookie does not revoke its tokens again.
+func TestSignedOutCopyNoSecondRevocation(t *testing.T) {
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+	wantStatus(t, f.signOut(), http.StatusSeeOther)
+	calls := f.idp.Calls("revocation")
+	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
+	req.Header.Set("Cookie", copied)
+	resp, err := f.app.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantStatus(t, resp, http.StatusUnauthorized)
+	f.auth.background.Wait()
+	if n := f.idp.Calls("revocation"); n != calls {
+		t.Errorf("%d more revocation requests", n-calls)
 	}
 }

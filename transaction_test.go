@@ -62,3 +62,74 @@ func TestExpiredTransactionsEvicted(t *testing.T) {
 		t.Errorf("%d expired transactions cleared, %d pending; want 1 and 1", cleared, f.txCookies())
 	}
 }
+
+func TestCallbackStateRejects(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	cb := f.startSignIn("/sign-in")
+	q := cb.Query()
+	call := func(mutate func(url.Values)) *http.Response {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = append([]string(nil), vs...)
+		}
+		mutate(v)
+		u := *cb
+		u.RawQuery = v.Encode()
+		return f.get(u.String())
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(url.Values)
+		status int
+	}{
+		{"missing state", func(v url.Values) { v.Del("state") }, 400},
+		{"unknown state", func(v url.Values) { v.Set("state", strings.Repeat("A", 43)) }, 400},
+		{"malformed state", func(v url.Values) { v.Set("state", "../../x;y=z") }, 400},
+		{"state of the right id but wrong tail", func(v url.Values) { v.Set("state", v.Get("state")[:16]+strings.Repeat("B", 27)) }, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantStatus(t, call(tc.mutate), tc.status)
+		})
+	}
+	// The wrong-tail attempt consumed the transaction: the real response is
+	// now refused too (single use, whatever the outcome).
+	wantStatus(t, f.get(cb.String()), http.StatusBadRequest)
+	if f.signedIn() {
+		t.Error("signed in after state failures")
+	}
+
+	// Code missing, and code with error, behind a valid state.
+	cb = f.startSignIn("/sign-in")
+	q = cb.Query()
+	wantStatus(t, call(func(v url.Values) { v.Del("code") }), http.StatusBadRequest)
+	cb = f.startSignIn("/sign-in")
+	q = cb.Query()
+	wantStatus(t, call(func(v url.Values) { v.Set("error", "access_denied") }), http.StatusBadRequest)
+
+	// Replay after success: refused, and no new session from it.
+	cb = f.startSignIn("/sign-in")
+	wantStatus(t, f.get(cb.String()), http.StatusSeeOther)
+	wantStatus(t, f.get(cb.String()), http.StatusBadRequest)
+	if !f.signedIn() {
+		t.Error("a replayed (forged) callback signed the user out")
+	}
+
+	// Another browser with the same callback URL has no transaction.
+	cb = f.startSignIn("/sign-in")
+	resp, err := (&http.Client{Transport: f.client.Transport, CheckRedirect: f.client.CheckRedirect}).Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantStatus(t, resp, http.StatusBadRequest)
+
+	// An expired transaction is refused before the code is redeemed.
+	cb = f.startSignIn("/sign-in")
+	f.clock.Advance(txLifetime + time.Second)
+	calls := f.idp.Calls("token")
+	wantStatus(t, f.get(cb.String()), http.StatusBadRequest)
+	if f.idp.Calls("token") != calls {
+		t.Error("an expired sign-in attempt reached the token endpoint")
+	}
+}
