@@ -18,4 +18,6 @@ for mod in example/go.mod examples/*/go.mod stores/*/go.mod; do
 	dirs+=("./$(dirname "$mod")/...")
 done
 "$staticcheck" "${dirs[@]}"
+# The multi-instance suite builds only with its tag (scripts/multi-e2e.sh).
+"$staticcheck" -tags multi ./examples/redis/multi
 echo "staticcheck clean"
