@@ -46,7 +46,8 @@ type BearerConfig struct {
 	ClockSkew time.Duration
 	// CacheSize bounds how many verified tokens are remembered, so that a
 	// repeated token costs no signature check (expiry is still checked on
-	// every request). Default 4096; negative disables the cache.
+	// every request). Default 4096 (rounded up to a multiple of 16, the
+	// shards); negative disables the cache.
 	CacheSize int
 	// HTTPClient makes discovery, JWKS and introspection calls, with the
 	// same limits as [Config.HTTPClient]. [Auth.Bearer] uses the Auth's.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,5 +430,32 @@ func TestBearerLogsNoToken(t *testing.T) {
 	}
 	if strings.Contains(logs, tok) || bytes.Contains([]byte(logs), []byte(strings.Split(tok, ".")[2])) {
 		t.Error("the token reached the log")
+	}
+}
+
+// Concurrent requests with the same and with different tokens share the
+// cache safely (run under -race), each with its own principal.
+func TestBearerConcurrent(t *testing.T) {
+	a := newAPI(t, oidcauthtest.Options{}, func(c *BearerConfig) { c.CacheSize = 4 })
+	toks := make([]string, 8)
+	for i := range toks {
+		toks[i] = a.token(oidcauthtest.AccessToken{Subject: fmt.Sprintf("user-%d", i), Scopes: []string{"write:data"}})
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				k := (g + i) % len(toks)
+				w := a.call("POST", "/api/resource", bearerHeader(toks[k]))
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), fmt.Sprintf(`"sub":"user-%d"`, k)) {
+					t.Errorf("token %d: %d %s", k, w.Code, w.Body.String())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := a.bearer.cache.len(); n > len(toks) {
+		t.Errorf("%d cached, more than the tokens seen", n)
 	}
 }

@@ -137,6 +137,9 @@ func (b *Bearer) checkIntrospected(ans *introspectionAnswer, body []byte, now in
 	// A client credentials token has no user: its client is its subject,
 	// as in the JWTs Logto and node-oidc-provider issue.
 	c.Sub = cmp.Or(c.Sub, c.ClientID)
+	if c.Sub == "" {
+		return nil, errInvalidToken("neither sub nor client_id")
+	}
 	e := &tokenEntry{exp: math.MaxInt64, nbf: math.MinInt64, iat: math.MinInt64}
 	if c.Exp != nil {
 		e.exp = numericDate(c.Exp)

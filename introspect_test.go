@@ -80,6 +80,7 @@ func TestIntrospectionAnswerChecks(t *testing.T) {
 	}{
 		{"plain", `{"active":true,"aud":"` + testAPI + `","sub":"u","client_id":"c"}`, true},
 		{"machine", `{"active":true,"aud":["` + testAPI + `"],"client_id":"c","token_type":"Bearer"}`, true},
+		{"nobody", `{"active":true,"aud":"` + testAPI + `"}`, false},
 		{"no audience", `{"active":true,"sub":"u","client_id":"c"}`, false},
 		{"refresh token", `{"active":true,"aud":"` + testAPI + `","sub":"u","token_type":"refresh_token"}`, false},
 		{"DPoP-bound", `{"active":true,"aud":"` + testAPI + `","sub":"u","token_type":"DPoP"}`, false},

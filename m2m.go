@@ -206,11 +206,22 @@ func (c *ClientCredentials) TokenContext(ctx context.Context) (*oauth2.Token, er
 }
 
 // Client returns an HTTP client that sends the token in the
-// Authorization header of every request, replacing it as it nears
-// expiry. Its transport is ctx's oauth2.HTTPClient's, or
-// http.DefaultTransport, as with x/oauth2's Config.Client.
+// Authorization header of every request, replacing it EarlyExpiry before
+// it expires. It is built on ctx's oauth2.HTTPClient (its transport,
+// redirect policy, jar and timeout), or http.DefaultClient, as with
+// x/oauth2's Config.Client; unlike oauth2.NewClient it adds no second
+// token cache, whose own earlier-expiry rule would override EarlyExpiry.
 func (c *ClientCredentials) Client(ctx context.Context) *http.Client {
-	return oauth2.NewClient(ctx, c)
+	base := http.DefaultClient
+	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil {
+		base = hc
+	}
+	return &http.Client{
+		Transport:     &oauth2.Transport{Base: base.Transport, Source: c},
+		CheckRedirect: base.CheckRedirect,
+		Jar:           base.Jar,
+		Timeout:       base.Timeout,
+	}
 }
 
 // fetch runs one token request and publishes its outcome. When it fails

@@ -117,7 +117,7 @@ func TestClientCredentialsConcurrent(t *testing.T) {
 }
 
 func TestClientCredentialsFailures(t *testing.T) {
-	m2m, idp, c := newM2M(t, func(c *ClientCredentialsConfig) { c.ClientSecret = "wrong" })
+	m2m, idp, _ := newM2M(t, func(c *ClientCredentialsConfig) { c.ClientSecret = "wrong" })
 	_, err := m2m.Token()
 	var pe *ProviderError
 	if !errors.Is(err, ErrTokenEndpoint) || !errors.As(err, &pe) || pe.Code != "invalid_client" {
@@ -129,7 +129,7 @@ func TestClientCredentialsFailures(t *testing.T) {
 
 	// A token endpoint failing while the current token is only within
 	// EarlyExpiry: the current token serves until it expires.
-	m2m, idp, c = newM2M(t, nil)
+	m2m, idp, c := newM2M(t, nil)
 	first, err := m2m.Token()
 	if err != nil {
 		t.Fatal(err)
@@ -154,8 +154,8 @@ func TestClientCredentialsFailures(t *testing.T) {
 }
 
 func TestClientCredentialsClient(t *testing.T) {
-	m2m, idp, _ := newM2M(t, nil)
-	b, err := NewBearer(BearerConfig{Issuer: idp.Issuer(), Resource: testAPI, HTTPClient: idp.Client()})
+	m2m, idp, c := newM2M(t, nil)
+	b, err := NewBearer(BearerConfig{Issuer: idp.Issuer(), Resource: testAPI, HTTPClient: idp.Client(), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,12 @@ func TestClientCredentialsClient(t *testing.T) {
 	})))
 	defer api.Close()
 	hc := m2m.Client(t.Context())
-	for range 3 {
+	for i := range 4 {
+		if i == 3 {
+			// Within EarlyExpiry of the 10-minute token: the client asks
+			// for a new one (no second cache with a rule of its own).
+			c.Advance(10*time.Minute - 20*time.Second)
+		}
 		resp, err := hc.Get(api.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -176,8 +181,8 @@ func TestClientCredentialsClient(t *testing.T) {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
 	}
-	if n := idp.Calls("token"); n != 1 {
-		t.Errorf("%d token requests for 3 API calls, want 1", n)
+	if n := idp.Calls("token"); n != 2 {
+		t.Errorf("%d token requests for 4 API calls, the last within EarlyExpiry, want 2", n)
 	}
 	var _ oauth2.TokenSource = m2m
 }

@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -109,18 +110,23 @@ func (m *MemoryCoordinator) evict(now time.Time, limit int) {
 			delete(m.records, k)
 		}
 	}
-	for len(m.records) >= limit-limit/4 {
-		var oldest string
-		var oldestUntil time.Time
-		for k, rec := range m.records {
-			if rec.outcome != nil && (oldest == "" || rec.until.Before(oldestUntil)) {
-				oldest, oldestUntil = k, rec.until
-			}
+	excess := len(m.records) - (limit - limit/4)
+	if excess <= 0 {
+		return
+	}
+	type aged struct {
+		key   string
+		until time.Time
+	}
+	var outcomes []aged
+	for k, rec := range m.records {
+		if rec.outcome != nil {
+			outcomes = append(outcomes, aged{k, rec.until})
 		}
-		if oldest == "" {
-			return
-		}
-		delete(m.records, oldest)
+	}
+	slices.SortFunc(outcomes, func(a, b aged) int { return a.until.Compare(b.until) })
+	for _, o := range outcomes[:min(excess, len(outcomes))] {
+		delete(m.records, o.key)
 	}
 }
 

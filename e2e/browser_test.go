@@ -368,6 +368,7 @@ type providerRequest struct {
 	FirstScreen           string `json:"first_screen"`
 	InteractionMode       string `json:"interaction_mode"`
 	LoginHint             string `json:"login_hint"`
+	MaxAge                string `json:"max_age"`
 	Resource              any    `json:"resource"`
 	PostLogoutRedirectURI string `json:"post_logout_redirect_uri"`
 	HasState              bool   `json:"has_state"`

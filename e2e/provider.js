@@ -122,7 +122,7 @@ const received = { authorizations: [], 'end-sessions': [], tokens: [], 'backchan
 const issuedRefreshTokens = new Map();
 const recordedParams = [
   'client_id', 'response_type', 'scope', 'prompt', 'redirect_uri', 'code_challenge_method',
-  'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales',
+  'first_screen', 'interaction_mode', 'login_hint', 'resource', 'ui_locales', 'max_age', 'acr_values',
   'post_logout_redirect_uri', 'grant_type', 'token_type_hint',
 ];
 

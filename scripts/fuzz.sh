@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each native fuzz target of the packages below for a bounded time
-# (FUZZTIME, default 8s; ten targets, about a minute and a half in all).
+# (FUZZTIME, default 8s; eleven targets, about a minute and a half in all).
 # When the fuzzer finds a failing input it writes it to the package's
 # testdata/fuzz/<Target>/ and this script fails: fix the bug, then commit
 # that file, which `go test` replays from then on as a regression case.

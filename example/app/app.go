@@ -202,6 +202,9 @@ func New(getenv func(string) string, logger *slog.Logger, stores Stores) (*App, 
 		return nil, err
 	}
 	mux.Handle("GET /profile", auth.RequireAuth(profilePage(api)))
+	// A sensitive page: the profile again, for a user who authenticated at
+	// the provider within the last 5 minutes (step-up otherwise).
+	mux.Handle("GET /account", auth.RequireStepUp(oidcauth.StepUp{MaxAge: 5 * time.Minute})(profilePage(api)))
 	mux.Handle("GET /api/me", auth.RequireAuthAPI(http.HandlerFunc(apiMe)))
 	mux.Handle("GET /api/token", auth.RequireAuthAPI(apiToken(auth, cfg.Resources, cfg.Scopes)))
 	mux.Handle("GET /{$}", auth.LoadUser(homePage(cfg.Issuer != "", cfg.OAuth2Providers)))

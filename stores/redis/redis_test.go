@@ -110,6 +110,8 @@ type instance struct {
 type instanceOptions struct {
 	cookies bool
 	now     func() time.Time
+	// coordinator wraps the instance's coordinator, to inject faults.
+	coordinator func(oidcauth.RefreshCoordinator) oidcauth.RefreshCoordinator
 }
 
 // newInstances starts n instances of one app: the same configuration,
@@ -149,6 +151,9 @@ func newInstance(t *testing.T, idp *oidcauthtest.Provider, c goredis.UniversalCl
 		Revocations:        rev,
 		RefreshCoordinator: NewCoordinator(c, "test:"),
 		Now:                opts.now,
+	}
+	if opts.coordinator != nil {
+		cfg.RefreshCoordinator = opts.coordinator(cfg.RefreshCoordinator)
 	}
 	if !opts.cookies {
 		cfg.Store = oidcauth.NewServerStore(NewBackend(c), "test:session:")
