@@ -3,8 +3,10 @@ package oidcauth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -382,4 +384,50 @@ func (d *discovery) waitFetch() {
 	if ch != nil {
 		<-ch
 	}
+}
+
+// The back-channel logout endpoint, fed arbitrary logout_token values
+// derived from tokens signed with a key the provider never published: no
+// input may panic, be accepted, or revoke anything, since no mutation can
+// forge the signature.
+func FuzzLogoutToken(f *testing.F) {
+	idp := oidcauthtest.NewServer(f, oidcauthtest.Options{ClientSecret: "s3cr3t"})
+	a, err := New(Config{
+		Issuer: idp.Issuer(), ClientID: oidcauthtest.DefaultClientID, ClientSecret: "s3cr3t",
+		RedirectURL: "https://app.example.com/callback", SessionKeys: [][]byte{testKey(1)},
+		HTTPClient: idp.Client(), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := a.BackChannelLogoutHandler()
+	for _, o := range []oidcauthtest.LogoutTokenOptions{
+		{Subject: "u-1", SID: "sid-1"},
+		{SID: "sid-2", Typ: "JWT"},
+		{Subject: "u-3", Claims: func(c map[string]any) { c["nonce"] = "n" }},
+	} {
+		o.Misbehavior = oidcauthtest.Misbehavior{SignWithUnknownKey: true}
+		tok, err := idp.LogoutToken(o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tok)
+	}
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1In0.")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		body := url.Values{"logout_token": {tok}}.Encode()
+		r := httptest.NewRequest("POST", "https://app.example.com/backchannel-logout", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		// 400, or 503 for a key the key set does not hold (the provider
+		// would retry): never 200, never a fault.
+		if w.Code != http.StatusBadRequest && w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d for a token no key signed", w.Code)
+		}
+		if n := a.cfg.Revocations.(*MemoryRevocations).len(); n != 0 {
+			t.Fatalf("%d revocations recorded from an unsigned token", n)
+		}
+	})
 }

@@ -41,10 +41,12 @@ var (
 	// subject. Answered with 502.
 	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
 	// ErrAccessDenied: the user or the provider refused the sign-in (the
-	// callback carried an error such as access_denied; a *[ProviderError]
-	// in the chain has the details), [Config.OnSignIn] denied the user, or
-	// the provider refused a token for a resource or organization
-	// ([Auth.AccessToken]). Answered with 403.
+	// callback carried an error such as access_denied, or the token
+	// endpoint answered access_denied; a *[ProviderError] in the chain has
+	// the details), [Config.OnSignIn] denied the user, or the provider
+	// refused a token for a resource or organization ([Auth.AccessToken]:
+	// access_denied, invalid_target, invalid_scope or unauthorized_client
+	// at the refresh). Answered with 403.
 	ErrAccessDenied = errors.New("oidcauth: access denied")
 	// ErrAuthorization: the provider answered the authorization request
 	// with an error other than a refusal (invalid_scope,
@@ -88,6 +90,8 @@ var (
 // error page never shows the provider's text.
 type ProviderError struct {
 	// Code is the error code, such as "access_denied" or "invalid_grant".
+	// GitHub's names for invalid_grant (bad_verification_code,
+	// bad_refresh_token) are reported as "invalid_grant".
 	Code string
 	// Description is the provider's error_description, if any.
 	Description string

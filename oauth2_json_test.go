@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -126,4 +127,22 @@ func TestParseOAuth2ProviderRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Logto connector JSON: any input is either refused with an error or gives
+// a provider; nothing panics.
+func FuzzParseOAuth2Provider(f *testing.F) {
+	b, err := os.ReadFile("testdata/oauth2/logto-github-connector.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"profileMap":{"id":"data.id"},"customConfig":{"a":"b"}}`))
+	f.Add([]byte(`{"clientSecretJwtSigningAlgorithm":5}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseOAuth2Provider("fuzz", data)
+		if err == nil && p.Name != "fuzz" {
+			t.Fatalf("parsed provider named %q", p.Name)
+		}
+	})
 }

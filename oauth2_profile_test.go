@@ -2,8 +2,10 @@ package oidcauth
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMapProfile(t *testing.T) {
@@ -50,4 +52,32 @@ func TestMapProfile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Plain OAuth 2.0 profiles: whatever JSON a provider sends, mapping never
+// panics, and a mapped profile always has a usable id, so no session can
+// have an empty subject.
+func FuzzMapProfile(f *testing.F) {
+	for _, name := range []string{"testdata/oauth2/github-user.json", "testdata/oauth2/nested-profile.json"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, "id", "name")
+	}
+	f.Add([]byte(`{"data":{"user":{"id":12345678901234567890}}}`), "data.user.id", "data.user.name")
+	f.Add([]byte(`{"id":1.5e3,"users":[{"id":"x"}]}`), "users.0.id", "users.1.name")
+	f.Add([]byte(`[]`), "id", "")
+	f.Fuzz(func(t *testing.T, raw []byte, idPath, namePath string) {
+		p, err := mapProfile(raw, ProfileMap{ID: idPath, Name: namePath, Avatar: "avatar_url", Email: "email", Phone: "phone"})
+		if err != nil {
+			return
+		}
+		if p.id == "" || len(p.id) > 255 {
+			t.Fatalf("mapped a profile with id %q", p.id)
+		}
+		if !utf8.ValidString(p.raw) && utf8.Valid(raw) {
+			t.Fatalf("the kept profile lost its encoding")
+		}
+	})
 }

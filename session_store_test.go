@@ -308,3 +308,29 @@ func TestKeyRotationAcrossRestart(t *testing.T) {
 		t.Error("session accepted after its key was dropped")
 	}
 }
+
+// Whole Cookie headers, as a browser or an attacker sends them: reading the
+// session and the pending sign-ins never panics, and nothing but a cookie
+// this app sealed opens.
+func FuzzCookieHeader(f *testing.F) {
+	a := testAuth(f, nil)
+	s, _, _ := typicalSession(f, time.Now())
+	good := a.codec.Seal(a.sessionCookie, s.marshal(nil))
+	f.Add(a.sessionCookie + "=" + good)
+	f.Add(a.sessionCookie + "=" + good[:100] + "; " + a.sessionCookie + ".1=" + good[100:])
+	f.Add(a.sessionCookie + "=x; " + a.sessionCookie + "=" + good)
+	f.Add(a.txPrefix + "AAAAAAAAAAAAAAAA=" + good + "; other=1")
+	f.Add(`a="b"; ` + a.sessionCookie + `=""; ;;=`)
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", header)
+		// The only session ever sealed under this key is s (the seeds may
+		// come from another process, with another nonce): anything else
+		// that opens is a forgery.
+		if got, _ := a.readSession(r); got != nil && (got.id != s.id || got.user != s.user || got.refreshToken != s.refreshToken) {
+			t.Fatalf("a forged session opened: %+v", got.user)
+		}
+		// The pending sign-ins are read and evicted at sign-in.
+		a.saveTransaction(httptest.NewRecorder(), r, newTransaction("/", time.Now()))
+	})
+}

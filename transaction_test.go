@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,20 @@ func TestCallbackStateRejects(t *testing.T) {
 	if f.idp.Calls("token") != calls {
 		t.Error("an expired sign-in attempt reached the token endpoint")
 	}
+}
+
+// The transaction payload decoder: the same properties.
+func FuzzUnmarshalTransaction(f *testing.F) {
+	f.Add(newTransaction("/profile?tab=1", time.Unix(1_700_000_000, 0)).marshal())
+	f.Add([]byte{txFormat})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		t1, err := unmarshalTransaction(p)
+		if err != nil {
+			return
+		}
+		t2, err := unmarshalTransaction(t1.marshal())
+		if err != nil || !reflect.DeepEqual(t1, t2) {
+			t.Fatalf("round trip: %+v -> %+v, %v", t1, t2, err)
+		}
+	})
 }

@@ -25,8 +25,9 @@
 //	OAUTH2_<NAME>_CONFIG  each one's Logto OAuth2-connector JSON; <NAME> upper-cased,
 //	                    '-' as '_'; its callback is BASE_URL/callback/<name>
 //	STATE_DIR           a directory for an embedded database (stores/bolt) that keeps
-//	                    revocations across restarts, so a signed-out cookie stays
-//	                    refused (default: none; state in process memory)
+//	                    revocations and refresh outcomes across restarts, so a
+//	                    signed-out cookie stays refused (default: none; state in
+//	                    process memory)
 //	SESSION_STORE       cookie (default) or bolt: sessions in the STATE_DIR database,
 //	                    the cookie holding only an id and a key
 //

@@ -14,7 +14,7 @@
 # artifacts/multi-e2e/.
 #
 # Environment (optional): MULTI_ARTIFACTS (default artifacts/multi-e2e),
-# MULTI_GO_TEST_FLAGS (extra flags for go test, e.g. "-run SignOut -v").
+# MULTI_TEST_FLAGS (flags for the test binary, e.g. "-test.run SignOut -test.v").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -104,7 +104,7 @@ run() {
 	local issuer
 	issuer=$(cat "$work/issuer")
 
-	env "$@" BASE_URL="$base" INSTANCE_PORTS="$port1 $port2" REDIS_PORT="$(free_port)" \
+	env "$@" RUN_BIN_DIR="$work/bin" BASE_URL="$base" INSTANCE_PORTS="$port1 $port2" REDIS_PORT="$(free_port)" \
 		OIDC_ISSUER="$issuer" OIDC_CLIENT_ID=multi-e2e OIDC_CLIENT_SECRET="$client_secret" \
 		SESSION_SECRET="$(random_hex 32)" LOG_DIR="$logs" RUN_READY_FILE="$work/instances" \
 		examples/redis/run.sh >"$logs/run.log" 2>&1 &
@@ -113,11 +113,11 @@ run() {
 	echo "== multi-e2e $name: $* (ready after $(($(date +%s) - started)) s)"
 
 	# In the background, so that a signal to this script stops the tests.
-	# shellcheck disable=SC2086 # MULTI_GO_TEST_FLAGS is a list of flags
-	(cd examples/redis && MULTI_BASE_URL=$base MULTI_INSTANCES="$(tr '\n' ' ' <"$work/instances")" \
+	# shellcheck disable=SC2086 # MULTI_TEST_FLAGS is a list of flags
+	(cd examples/redis/multi && MULTI_BASE_URL=$base MULTI_INSTANCES="$(tr '\n' ' ' <"$work/instances")" \
 		MULTI_ISSUER=$issuer MULTI_PROVIDER_DEBUG=${issuer%/oidc}/debug MULTI_ACCESS_TOKEN_TTL=$ttl \
 		MULTI_CLIENT_ID=multi-e2e MULTI_CLIENT_SECRET=$client_secret \
-		go test -tags multi -count=1 ${MULTI_GO_TEST_FLAGS:-} ./multi) &
+		"$work/multi.test" ${MULTI_TEST_FLAGS:-}) &
 	local tests=$!
 	pids+=("$tests")
 	if ! wait "$tests"; then
@@ -157,7 +157,10 @@ start_cluster() {
 }
 
 mkdir -p "$artifacts"
-(cd examples/redis && go vet -tags multi ./multi)
+# Built once for both runs: the app and the proxy (run.sh takes them from
+# RUN_BIN_DIR), and the tests.
+(cd examples/redis && go vet -tags multi ./multi && go build -o "$work/bin/" . ./proxy &&
+	go test -c -tags multi -o "$work/multi.test" ./multi)
 # Sessions in cookies on a single Redis node (run.sh starts it), then
 # server-side sessions on a three-master cluster.
 run cookies-single-node SESSION_STORE=cookie

@@ -19,6 +19,8 @@
 #   LOG_DIR           where each process logs (default: a temporary directory)
 #   RUN_READY_FILE    written with the instances' URLs, one a line, once every
 #                     process serves (scripts/multi-e2e.sh waits for it)
+#   RUN_BIN_DIR       where `go build -o DIR/ . ./proxy ./devprovider` put the
+#                     binaries already (default: build them)
 # and any other variable of the app (SESSION_STORE, OIDC_RESOURCES, …).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,8 +75,11 @@ wait_for() {
 	return 1
 }
 
-echo "run.sh: building the app, the proxy and the development provider"
-(cd "$here" && go build -o "$work/" . ./proxy ./devprovider) # one go build: links in parallel
+bin=${RUN_BIN_DIR:-$work}
+if [ -z "${RUN_BIN_DIR:-}" ]; then
+	echo "run.sh: building the app, the proxy and the development provider"
+	(cd "$here" && go build -o "$work/" . ./proxy ./devprovider) # one go build: links in parallel
+fi
 
 if [ -z "${REDIS_URL:-}" ]; then
 	command -v redis-server >/dev/null || { echo "run.sh: redis-server is required (Debian: apt-get install redis-server), or set REDIS_URL" >&2; exit 1; }
@@ -93,7 +98,7 @@ export SESSION_SECRET=${SESSION_SECRET:-$(random_hex 32)}
 if [ -z "${OIDC_ISSUER:-}" ]; then
 	dev_port=${DEV_PROVIDER_PORT:-3009}
 	export OIDC_ISSUER=http://$host:$dev_port OIDC_CLIENT_ID=example-app OIDC_CLIENT_SECRET=$(random_hex 16)
-	"$work/devprovider" -addr "$host:$dev_port" -app "$base" >"$logs/devprovider.log" 2>&1 &
+	"$bin/devprovider" -addr "$host:$dev_port" -app "$base" >"$logs/devprovider.log" 2>&1 &
 	pids+=($!)
 	wait_for devprovider "$OIDC_ISSUER/.well-known/openid-configuration"
 fi
@@ -101,12 +106,12 @@ fi
 urls=()
 for i in "${!ports[@]}"; do
 	name=app-$((i + 1))
-	BASE_URL=$base ADDR=$host:${ports[$i]} "$work/redis" >"$logs/$name.log" 2>&1 &
+	BASE_URL=$base ADDR=$host:${ports[$i]} "$bin/redis" >"$logs/$name.log" 2>&1 &
 	pids+=($!)
 	wait_for "$name" "http://$host:${ports[$i]}/"
 	urls+=("http://$host:${ports[$i]}")
 done
-"$work/proxy" -addr "$host:$port" "${urls[@]}" >"$logs/proxy.log" 2>&1 &
+"$bin/proxy" -addr "$host:$port" "${urls[@]}" >"$logs/proxy.log" 2>&1 &
 pids+=($!)
 wait_for proxy "$base/"
 
