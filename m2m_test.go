@@ -117,7 +117,7 @@ func TestClientCredentialsConcurrent(t *testing.T) {
 }
 
 func TestClientCredentialsFailures(t *testing.T) {
-	m2m, idp, c := newM2M(t, func(c *ClientCredentialsConfig) { c.ClientSecret = "wrong" })
+	m2m, idp, _ := newM2M(t, func(c *ClientCredentialsConfig) { c.ClientSecret = "wrong" })
 	_, err := m2m.Token()
 	var pe *ProviderError
 	if !errors.Is(err, ErrTokenEndpoint) || !errors.As(err, &pe) || pe.Code != "invalid_client" {
@@ -129,7 +129,7 @@ func TestClientCredentialsFailures(t *testing.T) {
 
 	// A token endpoint failing while the current token is only within
 	// EarlyExpiry: the current token serves until it expires.
-	m2m, idp, c = newM2M(t, nil)
+	m2m, idp, c := newM2M(t, nil)
 	first, err := m2m.Token()
 	if err != nil {
 		t.Fatal(err)

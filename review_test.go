@@ -18,6 +18,7 @@ import (
 // same provider app and SessionKeys, another origin) is foreign at this
 // one's callback: 400, the code never redeemed.
 func TestTransactionFromAnotherDeployment(t *testing.T) {
+	t.Parallel()
 	staging := newFlow(t, oidcauthtest.Options{}, nil)
 	back := staging.startSignIn("/sign-in") // staging's transaction cookie is in the jar
 	cfg := staging.auth.cfg
@@ -42,6 +43,7 @@ func TestTransactionFromAnotherDeployment(t *testing.T) {
 // Two chunked sessions spliced (the head of one, the continuation of the
 // other) are no session: the seal covers the joined value.
 func TestChunkSplicing(t *testing.T) {
+	t.Parallel()
 	a := testAuth(t, nil)
 	now := time.Now()
 	chunked := func(id string) []*http.Cookie {
@@ -75,6 +77,7 @@ func TestChunkSplicing(t *testing.T) {
 // Every redirect the new flows emit stays on the app's origin: a silent
 // sign-in's fallback and a step-up's return.
 func TestNewRedirectsStayOnOrigin(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{AuthorizeError: "login_required"})
 	for _, evil := range []string{"//evil.example/x", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example"} {

@@ -13,6 +13,7 @@ import (
 // to an interactive sign-in, by option; never to a 403 page, and at most
 // once per navigation.
 func TestSilentSignInFallback(t *testing.T) {
+	t.Parallel()
 	for _, code := range []string{"login_required", "interaction_required", "consent_required", "account_selection_required"} {
 		t.Run(code+"/signed out", func(t *testing.T) {
 			f := newFlow(t, oidcauthtest.Options{}, nil)
@@ -72,6 +73,7 @@ func TestSilentSignInFallback(t *testing.T) {
 
 // A silent sign-in the provider can complete signs in without a page.
 func TestSilentSignInSucceeds(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	resp := f.get("/sign-in?silent=1&returnTo=/profile")
 	back := f.get(location(t, resp).String())

@@ -20,6 +20,7 @@ func (f *flow) signInWith(path string, opts ...SignInOption) *http.Response {
 // max_age and acr_values reach the provider, and the callback holds the ID
 // token to them (OIDC Core §3.1.2.1, §3.1.3.7 items 12–13).
 func TestMaxAgeAndACRChecked(t *testing.T) {
+	t.Parallel()
 	hourAgo := func(c map[string]any) { c["auth_time"] = time.Now().Add(-time.Hour).Unix() }
 	cases := []struct {
 		name   string
@@ -72,6 +73,7 @@ func newStepUpFlow(t *testing.T, opts oidcauthtest.Options, su StepUp) *flow {
 // strongly enough, through a fresh sign-in and back to the same page; the
 // session stays valid meanwhile.
 func TestStepUp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		opts  oidcauthtest.Options
@@ -108,6 +110,7 @@ func TestStepUp(t *testing.T) {
 // without ending the session, and the page asks again at the next
 // navigation only (no loop).
 func TestStepUpFailureKeepsSession(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		m      oidcauthtest.Misbehavior
@@ -135,6 +138,7 @@ func TestStepUpFailureKeepsSession(t *testing.T) {
 // An API request that needs a step-up gets 401 saying what it needs
 // (RFC 9470 §3), not a redirect.
 func TestStepUpAPIChallenge(t *testing.T) {
+	t.Parallel()
 	f := newStepUpFlow(t, oidcauthtest.Options{}, StepUp{MaxAge: 5 * time.Minute, ACR: []string{"urn:mfa"}})
 	resp := f.do("GET", "/sensitive", http.Header{"Accept": {"application/json"}})
 	wantStatus(t, resp, http.StatusUnauthorized)

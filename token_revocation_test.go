@@ -23,6 +23,7 @@ func (f *flow) signOut() *http.Response {
 // provider's revocation endpoint (RFC 7009), authenticated as the client:
 // the old refresh token is refused afterwards.
 func TestSignOutRevokesTokens(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	s := f.currentSession()
@@ -51,6 +52,7 @@ func TestSignOutRevokesTokens(t *testing.T) {
 // A revocation endpoint that fails or hangs neither fails nor holds up the
 // sign-out; one the provider does not advertise is not called.
 func TestSignOutRevocationBestEffort(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		m     oidcauthtest.Misbehavior
@@ -90,6 +92,7 @@ func TestSignOutRevocationBestEffort(t *testing.T) {
 // SignOutEverywhere has its tokens revoked when its cookie next arrives:
 // that is when they are at hand. Once per session in a process.
 func TestEndedSessionTokensRevoked(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		end  func(f *flow, s *session)
@@ -135,6 +138,7 @@ func TestEndedSessionTokensRevoked(t *testing.T) {
 
 // A copy of a signed-out session's cookie does not revoke its tokens again.
 func TestSignedOutCopyNoSecondRevocation(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)

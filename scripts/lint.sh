@@ -15,4 +15,6 @@ staticcheck="${bin:-$(go env GOPATH)/bin}/staticcheck"
 for mod in example/go.mod examples/*/go.mod stores/*/go.mod; do
 	(cd "$(dirname "$mod")" && "$staticcheck" ./...)
 done
+# The multi-instance suite builds only with its tag (scripts/multi-e2e.sh).
+(cd examples/redis && "$staticcheck" -tags multi ./multi)
 echo "staticcheck clean"

@@ -67,7 +67,7 @@ gowork_check() {
 	fi
 }
 benchmarks_smoke() {
-	go test -run '^$' -bench . -benchtime 20x ./... >/dev/null
+	go test -run '^$' -bench . -benchtime 20x ./... ./stores/bolt/... >/dev/null
 	echo "benchmarks ran"
 }
 loadtest_smoke() {

@@ -7,8 +7,10 @@
 // Every JWK is parsed, and every signature made and verified, by go-jose
 // (github.com/go-jose/go-jose/v4), as go-oidc's own key set does. What
 // this package adds is policy: which algorithms and keys are acceptable
-// (asymmetric only; RSA of 2048 bits or more; a JWK's "alg" binds the key;
-// PS* salt of the hash's length), and which headers are refused.
+// (asymmetric only; RSA of 2048 bits or more; a JWK's "alg" binds the key),
+// which headers and spellings are refused, and, for PS* signatures go-jose
+// has accepted, a second look that requires the salt length RFC 7518 §3.5
+// fixes (go-jose v4 lets crypto/rsa auto-detect it).
 //
 // Two entry points verify a signature:
 //   - [KeySet.VerifySignature] implements go-oidc's oidc.KeySet, for

@@ -27,6 +27,7 @@ type Coordinator struct {
 
 	mu      sync.Mutex
 	changed map[string]chan struct{} // closed when key's record changes
+	blocked func()                   // tests: called when Wait starts to block
 }
 
 // coordRecord is a refresh record: the fence of its last lease, the
@@ -189,6 +190,9 @@ func (c *Coordinator) Wait(ctx context.Context, key string) ([]byte, bool, error
 			return nil, false, nil
 		}
 		timer := time.NewTimer(r.leaseUntil.Sub(now))
+		if c.blocked != nil {
+			c.blocked()
+		}
 		select {
 		case <-changed:
 		case <-timer.C:

@@ -31,7 +31,7 @@ func TestCoordinator(t *testing.T) {
 	// The holder outlives its lease: another takes it over with a greater
 	// fence, and the first can no longer publish.
 	clock = clock.Add(11 * time.Second)
-	f2, _ := c.Acquire(ctx, "k", 10*time.Second)
+	f2, _ := c.Acquire(ctx, "k", time.Hour) // long: only a notification ends the wait below
 	if f2 <= f1 {
 		t.Fatalf("takeover fence %d, not greater than %d", f2, f1)
 	}
@@ -46,6 +46,8 @@ func TestCoordinator(t *testing.T) {
 	}
 
 	// A waiter wakes when the holder publishes.
+	blocked := make(chan struct{}, 4)
+	c.blocked = func() { blocked <- struct{}{} }
 	got := make(chan string, 1)
 	go func() {
 		out, ok, err := c.Wait(ctx, "k")
@@ -55,6 +57,7 @@ func TestCoordinator(t *testing.T) {
 		}
 		got <- string(out)
 	}()
+	<-blocked // the waiter sleeps on the lease
 	if ok, err := c.Publish(ctx, "k", f2, []byte("sealed outcome"), time.Hour); !ok || err != nil {
 		t.Fatalf("Publish = %v, %v", ok, err)
 	}
@@ -69,18 +72,20 @@ func TestCoordinator(t *testing.T) {
 	}
 
 	// Released without an outcome: a waiter returns, a new lease may start.
-	f3, _ := c.Acquire(ctx, "other", 10*time.Second)
+	f3, _ := c.Acquire(ctx, "other", time.Hour)
 	released := make(chan bool, 1)
 	go func() {
 		_, ok, _ := c.Wait(ctx, "other")
 		released <- ok
 	}()
+	<-blocked
 	if err := c.Release(ctx, "other", f3); err != nil {
 		t.Fatal(err)
 	}
 	if ok := <-released; ok {
 		t.Error("Wait reported an outcome after a release")
 	}
+	c.blocked = nil
 	cancelled, cancel := context.WithCancel(ctx)
 	c.Acquire(ctx, "other", 10*time.Second)
 	cancel()
