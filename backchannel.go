@@ -148,8 +148,12 @@ func (a *Auth) backChannelLogout(r *http.Request, raw string) error {
 	if lt.SessionID == "" {
 		rev = Revocation{Subject: lt.Subject, At: lt.IssuedAt}
 	}
-	if err := a.revoke(r.Context(), rev); err != nil {
-		return fail(ErrInternal, err)
+	// A store that can tell it holds this revocation already (a replay, or
+	// a duplicate delivery) is not written to at all.
+	if h, ok := a.cfg.Revocations.(revocationHolder); !ok || !h.Holds(a.withUntil(rev)) {
+		if err := a.revoke(r.Context(), rev); err != nil {
+			return fail(ErrInternal, err)
+		}
 	}
 	// §2.6 item 8: a jti seen before is a replay. It is kept until the
 	// token could no longer pass the iat window above.

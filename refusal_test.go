@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -243,5 +244,33 @@ func TestOAuth2RefusalsChangeNothing(t *testing.T) {
 				t.Error("the OAuth 2.0 provider was called")
 			}
 		})
+	}
+}
+
+// countingRevocations counts the writes a RevocationStore receives.
+type countingRevocations struct {
+	*MemoryRevocations
+	writes int
+}
+
+func (c *countingRevocations) Revoke(ctx context.Context, r Revocation) error {
+	c.writes++
+	return c.MemoryRevocations.Revoke(ctx, r)
+}
+
+// A replayed logout token writes nothing to a store that can tell it
+// already holds the revocation: no write reaches a shared store (and its
+// other instances) for a replay.
+func TestBackChannelReplayWritesNothing(t *testing.T) {
+	t.Parallel()
+	store := &countingRevocations{MemoryRevocations: NewMemoryRevocations()}
+	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	tok := f.logoutToken(oidcauthtest.LogoutTokenOptions{Subject: f.currentSession().user.Subject})
+	wantStatus(t, f.postLogout(tok), http.StatusOK)
+	writes := store.writes
+	wantStatus(t, f.postLogout(tok), http.StatusBadRequest)
+	if store.writes != writes {
+		t.Errorf("a replay wrote %d revocations", store.writes-writes)
 	}
 }

@@ -53,6 +53,14 @@ type RevocationStore interface {
 	FirstUse(ctx context.Context, jti string, until time.Time) (bool, error)
 }
 
+// A RevocationStore may also have a method Holds(Revocation) bool that
+// reports whether the revocation is already recorded, durably, with the
+// same or a later cut-off and Until. The back-channel handler then writes
+// nothing for a replayed or duplicated logout token. Holds must not answer
+// true for a record that may not have reached the shared store (a write
+// that failed), or the provider's retry would be dropped.
+// [MemoryRevocations] has it.
+
 // MemoryRevocations is a [RevocationStore] in process memory: lookups are
 // three map reads under a read lock, and records are dropped once their
 // Until has passed. It is the default store, and the local mirror of
@@ -294,13 +302,41 @@ func (a *Auth) revoked(s *session) bool {
 	return a.cfg.Revocations.IsRevoked(s.id, sid, sub, time.Unix(s.created, 0))
 }
 
-// revoke records r (its Until set from the session lifetime) and forgets
-// what the process holds for the session.
-func (a *Auth) revoke(ctx context.Context, r Revocation) error {
+// revocationHolder is a RevocationStore that can tell whether it already
+// holds a revocation, durably, with the same or a later cut-off: the
+// back-channel handler then writes nothing for a replayed token.
+type revocationHolder interface {
+	Holds(r Revocation) bool
+}
+
+// Holds reports whether m holds r: a record for the same session, sid or
+// subject whose cut-off and Until are no earlier than r's. A Revoke of r
+// would change nothing.
+func (m *MemoryRevocations) Holds(r Revocation) bool {
+	kind, value, err := r.kind()
+	if err != nil {
+		return false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, ok := m.kinds[kind][value]
+	return ok && rec.at >= r.At.Unix() && rec.until >= r.Until.Unix()
+}
+
+// withUntil sets r's At (now when zero) and Until from the session
+// lifetime, as revoke records it.
+func (a *Auth) withUntil(r Revocation) Revocation {
 	if r.At.IsZero() {
 		r.At = a.cfg.Now()
 	}
 	r.Until = r.At.Add(a.cfg.SessionMaxAge + a.cfg.ClockSkew)
+	return r
+}
+
+// revoke records r (its Until set from the session lifetime) and forgets
+// what the process holds for the session.
+func (a *Auth) revoke(ctx context.Context, r Revocation) error {
+	r = a.withUntil(r)
 	if r.SessionID != "" {
 		a.tokens.drop(r.SessionID)
 		a.verified.forget(r.SessionID) // memory only: revoked() refuses it anyway
