@@ -90,3 +90,29 @@ func (p *Provider) Grants() (codes, accessTokens, refreshTokens int) {
 	defer p.mu.Unlock()
 	return len(p.codes), len(p.access), len(p.refresh)
 }
+
+// recorded counts one new code, token or assertion of the OAuth 2.0
+// provider and sweeps now and then: expired codes and assertion ids go,
+// and at most defaultMaxGrants access and refresh tokens (GitHub's do not
+// expire) are kept, the newest. p.mu is held.
+func (p *OAuth2Provider) recorded() {
+	p.writes++
+	if p.writes%sweepEvery != 0 {
+		return
+	}
+	now := p.opts.Now()
+	for k, c := range p.codes {
+		if now.After(c.expires) {
+			delete(p.codes, k)
+		}
+	}
+	for k, exp := range p.jtis {
+		if now.After(exp) {
+			delete(p.jtis, k) // an expired assertion is refused anyway
+		}
+	}
+	issued := func(t time.Time) time.Time { return t }
+	keepNewest(p.access, defaultMaxGrants, issued)
+	keepNewest(p.refresh, defaultMaxGrants, issued)
+	keepNewest(p.codes, defaultMaxGrants, func(c oauth2Code) time.Time { return c.expires })
+}

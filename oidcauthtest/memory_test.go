@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,32 @@ func record(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	return rec
+}
+
+// The GitHub-like provider forgets too: expired codes and assertion ids,
+// and all but the newest access and refresh tokens (GitHub's do not
+// expire).
+func TestOAuth2MemoryBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p, err := NewOAuth2("https://gh.example.com", OAuth2Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range defaultMaxGrants + 500 {
+		k := strconv.Itoa(i)
+		p.access[k] = now.Add(time.Duration(i) * time.Second)
+		p.refresh[k] = now.Add(time.Duration(i) * time.Second)
+		p.jtis[k] = now.Add(-time.Second)
+		p.codes[k] = oauth2Code{expires: now.Add(-time.Second)}
+	}
+	p.writes = sweepEvery - 1
+	p.recorded()
+	if len(p.access) != defaultMaxGrants || len(p.refresh) != defaultMaxGrants || len(p.jtis) != 0 || len(p.codes) != 0 {
+		t.Errorf("kept %d access, %d refresh tokens, %d jtis, %d codes", len(p.access), len(p.refresh), len(p.jtis), len(p.codes))
+	}
+	if _, ok := p.access["0"]; ok {
+		t.Error("the oldest access token was kept")
+	}
 }
