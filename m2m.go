@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -263,6 +264,11 @@ func (c *ClientCredentials) request(ctx context.Context) (*oauth2.Token, error) 
 	if err != nil {
 		return nil, clientCredentialsError(err)
 	}
+	// x/oauth2 dates the expiry by time.Now; Config.Now is the clock
+	// every other check here uses.
+	if secs := expiresIn(tok); secs > 0 {
+		tok.Expiry = c.now().Add(time.Duration(secs) * time.Second)
+	}
 	return tok, nil
 }
 
@@ -283,6 +289,22 @@ func clientCredentialsError(err error) error {
 		pe.Code = "no_error_code"
 	}
 	return fail(tokenErrorKind(grantClientCredentials, pe), pe)
+}
+
+// expiresIn is the token response's expires_in in seconds (a JSON number,
+// or a string as some providers send it), or 0.
+func expiresIn(tok *oauth2.Token) int64 {
+	if tok.ExpiresIn > 0 {
+		return tok.ExpiresIn
+	}
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		return int64(v)
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	return 0
 }
 
 func copyToken(t *oauth2.Token) *oauth2.Token {

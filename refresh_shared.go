@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -33,11 +34,16 @@ const leaseMargin = 5 * time.Second
 // leaseTTL outlasts the refresh grant: HTTPClient's timeout bounds it.
 func (a *Auth) leaseTTL() time.Duration { return a.cfg.HTTPClient.Timeout + leaseMargin }
 
-// coordKey names a refresh token's coordination record without revealing
-// the token.
-func coordKey(refreshToken string) string {
-	h := hashRefresh(refreshToken)
-	return hex.EncodeToString(h[:])
+// coordKey names the coordination record of s's refresh state without
+// revealing the refresh token: the token, and the expiry of the access
+// token issued with it. With rotation the token alone decides (a token is
+// issued with one access token); a provider that does not rotate keeps
+// the token, and each refresh then has a record of its own.
+func coordKey(s *session) string {
+	h := sha256.New()
+	h.Write([]byte(s.refreshToken))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.expiry)))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // refreshShared returns key's token, refreshed with s's refresh token,
@@ -53,7 +59,7 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 		}
 	}()
 	for range maxOutcomeChain {
-		ck := coordKey(s.refreshToken)
+		ck := coordKey(s)
 		wait, cancel := context.WithTimeout(r.Context(), a.leaseTTL())
 		out, found, werr := coord.Wait(wait, ck)
 		cancel()
@@ -78,7 +84,23 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 			if tok, ok := a.adopt(st, s, o, key, now); ok {
 				return tok, nil
 			}
-			continue // an old cookie's outcome is itself due: follow the chain
+			if coordKey(s) != ck {
+				continue // an old cookie's outcome is itself due: follow the chain
+			}
+			// The provider did not rotate and the outcome holds another
+			// resource's token: spending the same refresh token again is
+			// harmless, and there is no record left to coordinate on.
+			tok, _, err := a.grant(w, r, st, s, key, params, now, ck, 0)
+			if err == nil {
+				adopted = false
+			}
+			return tok, err
+		}
+		if s.provider == "" {
+			// Discovery first: the lease then covers the grant alone.
+			if _, err := a.discovery.get(r.Context()); err != nil {
+				return "", err
+			}
 		}
 		fence, aerr := coord.Acquire(r.Context(), ck, a.leaseTTL())
 		if aerr != nil {
@@ -113,9 +135,9 @@ func (a *Auth) uncoordinated(s *session, st *tokenState, key tokenKey, now int64
 
 // grant makes the refresh grant under the lease fence and publishes its
 // outcome. done is false when the lease was taken over and another
-// holder's outcome is on record, which the caller then adopts.
+// holder's outcome is on record, which the caller then adopts. Fence 0 is
+// a grant without a lease, published nowhere.
 func (a *Auth) grant(w http.ResponseWriter, r *http.Request, st *tokenState, s *session, key tokenKey, params url.Values, now int64, ck string, fence int64) (tok string, done bool, err error) {
-	coord := a.cfg.RefreshCoordinator
 	// Detached from the request: a browser that gives up (a navigation,
 	// an aborted fetch) after the provider rotated the refresh token must
 	// not lose the new one, or the next refresh would spend the old one
@@ -145,7 +167,7 @@ func (a *Auth) grant(w http.ResponseWriter, r *http.Request, st *tokenState, s *
 		// The refresh token is dead (expired, revoked, the session ended at
 		// the provider) or the provider now names another user: so is the
 		// session, on every instance that still holds it.
-		if ok, perr := coord.Publish(ctx, ck, fence, a.sealOutcome(ck, s, true, key, "", 0), ttl); perr != nil {
+		if ok, perr := a.publish(ctx, ck, fence, a.sealOutcome(ck, s, true, key, "", 0), ttl); perr != nil {
 			a.cfg.Logger.Warn("oidcauth: publishing the ended session failed", "error", logSafe(perr))
 		} else if !ok {
 			return "", false, nil
@@ -162,7 +184,7 @@ func (a *Auth) grant(w http.ResponseWriter, r *http.Request, st *tokenState, s *
 	if key.kind != keySession {
 		extraExpiry = snap.extra[key].expiry
 	}
-	if ok, perr := coord.Publish(ctx, ck, fence, a.sealOutcome(ck, &next, false, key, tok, extraExpiry), ttl); perr != nil {
+	if ok, perr := a.publish(ctx, ck, fence, a.sealOutcome(ck, &next, false, key, tok, extraExpiry), ttl); perr != nil {
 		// The grant is made: keep its tokens here. Another instance that
 		// holds the spent token will, once the lease expires, spend it
 		// again (see SECURITY.md, refresh coordination).
@@ -212,7 +234,19 @@ func (a *Auth) saveRefreshed(w http.ResponseWriter, r *http.Request, st *tokenSt
 	}
 }
 
+// publish publishes a grant's outcome under its lease; a grant without
+// one (fence 0) has nothing to publish.
+func (a *Auth) publish(ctx context.Context, ck string, fence int64, outcome []byte, ttl time.Duration) (bool, error) {
+	if fence == 0 {
+		return true, nil
+	}
+	return a.cfg.RefreshCoordinator.Publish(ctx, ck, fence, outcome, ttl)
+}
+
 func (a *Auth) release(ctx context.Context, ck string, fence int64) {
+	if fence == 0 {
+		return
+	}
 	if err := a.cfg.RefreshCoordinator.Release(ctx, ck, fence); err != nil {
 		a.cfg.Logger.Warn("oidcauth: releasing the refresh lease failed; it expires on its own", "error", logSafe(err))
 	}

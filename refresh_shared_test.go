@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -141,5 +142,31 @@ func TestRefreshAcrossInstances(t *testing.T) {
 				t.Errorf("%d token calls in all, want 2", got)
 			}
 		})
+	}
+}
+
+// A provider that does not rotate keeps the refresh token: each refresh
+// still has a coordination record of its own (the token and the access
+// token's expiry), so the second refresh is not mistaken for the first,
+// and a resource token after a refresh of the session's own is fetched.
+func TestRefreshWithoutRotationRepeatedly(t *testing.T) {
+	f := tokenFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	f.idp.Misbehave(oidcauthtest.Misbehavior{KeepRefreshToken: true})
+	calls := f.idp.Calls("token")
+	var last string
+	for i := range 3 {
+		f.clock.Advance(11 * time.Minute)
+		status, tok := f.getToken("")
+		if status != http.StatusOK || tok == last {
+			t.Fatalf("refresh %d: %d, new token %v", i+1, status, tok != last)
+		}
+		last = tok
+		if status, _ := f.getToken("?resource=" + url.QueryEscape(apiResource)); status != http.StatusOK {
+			t.Fatalf("resource token after refresh %d: %d", i+1, status)
+		}
+	}
+	if got := f.idp.Calls("token") - calls; got != 6 {
+		t.Errorf("%d token calls, want 6", got)
 	}
 }

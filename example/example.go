@@ -14,7 +14,8 @@
 //	SESSION_SECRET      32 bytes or more of secret; session keys derive from it
 //	                    (required with OIDC_ISSUER; random in development mode)
 //	SESSION_SECRET_PREVIOUS  the secret before the last rotation (optional)
-//	ADDR                listen address (default: BASE_URL's host and port, or :3000)
+//	ADDR                listen address (default: BASE_URL's host and port, or :3000);
+//	                    set alone, BASE_URL follows it (http://localhost:<port>)
 //	OIDC_SCOPES         space-separated scopes (default openid profile email offline_access)
 //	OIDC_RESOURCES      space-separated API resources (Logto: API identifiers) to get
 //	                    access tokens for at /api/token (development mode: https://api.example.com);

@@ -118,6 +118,7 @@ func (p *Provider) remember(at string, t *issuedToken) {
 		p.issued = map[string]*issuedToken{}
 	}
 	p.issued[at] = t
+	p.recorded(p.opts.Now())
 }
 
 // resourceScopes are the scopes of a token for resource: with

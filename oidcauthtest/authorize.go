@@ -160,6 +160,7 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequ
 		expires:     now.Add(codeLifetime),
 		family:      &family{},
 	}
+	p.recorded(now)
 	p.mu.Unlock()
 	p.redirectBack(w, r, req, url.Values{"code": {code}}, m)
 }

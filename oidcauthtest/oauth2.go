@@ -89,9 +89,10 @@ type OAuth2Provider struct {
 	lastAuthz url.Values
 	lastToken url.Values
 	codes     map[string]oauth2Code
-	access    map[string]bool
-	refresh   map[string]bool
-	jtis      map[string]bool
+	access    map[string]time.Time // access token → issued
+	refresh   map[string]time.Time // refresh token → issued
+	jtis      map[string]time.Time // client assertion jti → its exp
+	writes    int                  // for the sweeps (memory.go)
 }
 
 type oauth2Code struct {
@@ -139,8 +140,8 @@ func NewOAuth2(base string, opts OAuth2Options) (*OAuth2Provider, error) {
 	}
 	return &OAuth2Provider{
 		base: strings.TrimSuffix(base, "/"), opts: opts, client: http.DefaultClient, profile: profile,
-		calls: map[string]int{}, codes: map[string]oauth2Code{}, access: map[string]bool{},
-		refresh: map[string]bool{}, jtis: map[string]bool{},
+		calls: map[string]int{}, codes: map[string]oauth2Code{}, access: map[string]time.Time{},
+		refresh: map[string]time.Time{}, jtis: map[string]time.Time{},
 	}, nil
 }
 
@@ -254,6 +255,7 @@ func (p *OAuth2Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	default:
 		code := randomString()
 		p.codes[code] = oauth2Code{redirectURI: redirect, challenge: q.Get("code_challenge"), expires: p.opts.Now().Add(time.Minute)}
+		p.recorded()
 		back.Set("code", code)
 	}
 	sep := "?"
@@ -297,7 +299,7 @@ func (p *OAuth2Provider) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "refresh_token":
-		if !p.opts.RefreshTokens || !p.refresh[form.Get("refresh_token")] {
+		if _, known := p.refresh[form.Get("refresh_token")]; !p.opts.RefreshTokens || !known {
 			p.answerToken(w, r, http.StatusOK, url.Values{"error": {"bad_refresh_token"}})
 			return
 		}
@@ -307,11 +309,12 @@ func (p *OAuth2Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	access := "gho_" + randomString()
-	p.access[access] = true
+	p.access[access] = p.opts.Now()
+	p.recorded()
 	out := url.Values{"access_token": {access}, "token_type": {"bearer"}, "scope": {p.lastAuthz.Get("scope")}}
 	if p.opts.RefreshTokens {
 		rt := "ghr_" + randomString()
-		p.refresh[rt] = true
+		p.refresh[rt] = p.opts.Now()
 		out.Set("refresh_token", rt)
 		out.Set("expires_in", strconv.FormatInt(int64(p.opts.AccessTokenTTL/time.Second), 10))
 	}
@@ -381,10 +384,14 @@ func (p *OAuth2Provider) verifyAssertion(jwt string) error {
 		return errors.New("assertion aud is not the token endpoint")
 	case claims.Exp <= now || claims.Exp > now+600:
 		return errors.New("assertion expired or too long-lived")
-	case claims.Jti == "" || p.jtis[claims.Jti]:
-		return errors.New("assertion jti missing or replayed")
+	case claims.Jti == "":
+		return errors.New("assertion jti missing")
 	}
-	p.jtis[claims.Jti] = true
+	if _, seen := p.jtis[claims.Jti]; seen {
+		return errors.New("assertion jti replayed")
+	}
+	p.jtis[claims.Jti] = time.Unix(claims.Exp, 0)
+	p.recorded()
 	return nil
 }
 
@@ -416,7 +423,7 @@ func (p *OAuth2Provider) user(w http.ResponseWriter, r *http.Request) {
 	defer p.mu.Unlock()
 	p.calls["userinfo"]++
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !p.access[tok] {
+	if _, known := p.access[tok]; !ok || !known {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 		return

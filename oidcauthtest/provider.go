@@ -114,6 +114,15 @@ type Options struct {
 	// not listed is refused (invalid_target). Nil accepts any resource
 	// the sign-in granted and copies the requested scopes into its tokens.
 	APIResources map[string][]string
+	// MaxGrants bounds how many authorization codes, access tokens and
+	// refresh tokens the provider remembers, each: beyond it the oldest are
+	// forgotten, so a long-running server's memory levels off. Expired
+	// codes and tokens, and rotated refresh tokens once their replay
+	// window (10 minutes) has passed, are dropped anyway. Default 10,000.
+	MaxGrants int
+	// RefreshTokenTTL is the lifetime of refresh tokens. Default 14 days,
+	// Logto's.
+	RefreshTokenTTL time.Duration
 	// ClaimsInUserInfoOnly leaves the profile and e-mail claims out of the
 	// ID token issued with an access token, so that only userinfo has
 	// them, as node-oidc-provider (Logto's engine, with its default
@@ -156,6 +165,7 @@ type Provider struct {
 	refresh        map[string]*refreshToken
 	issued         map[string]*issuedToken // access token → what introspection answers
 	authAt         time.Time               // the provider's own session: when the user authenticated; zero: none
+	writes         int                     // codes and tokens recorded, for the sweeps
 }
 
 // New returns a provider for issuer (an absolute http or https URL) to mount
@@ -179,6 +189,12 @@ func New(issuer string, opts Options) (*Provider, error) {
 	}
 	if opts.IDTokenTTL <= 0 {
 		opts.IDTokenTTL = time.Hour
+	}
+	if opts.MaxGrants <= 0 {
+		opts.MaxGrants = defaultMaxGrants
+	}
+	if opts.RefreshTokenTTL <= 0 {
+		opts.RefreshTokenTTL = defaultRefreshTokenTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

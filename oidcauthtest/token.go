@@ -163,8 +163,10 @@ func (p *Provider) ownIDToken(raw string) bool {
 // refreshToken is a refresh token's state: rotated on use (RFC 9700
 // §4.14.2), so a second use revokes the whole family.
 type refreshToken struct {
-	g    *grant
-	used bool
+	g       *grant
+	used    bool
+	usedAt  time.Time // when it was rotated out
+	expires time.Time
 }
 
 func tokenError(w http.ResponseWriter, status int, code, description string) {
@@ -338,16 +340,19 @@ func pkceMatches(verifier, challenge string) bool {
 }
 
 func (p *Provider) redeemRefresh(w http.ResponseWriter, form url.Values, m Misbehavior) {
+	now := p.opts.Now()
 	p.mu.Lock()
 	rt := p.refresh[form.Get("refresh_token")]
 	var g *grant
-	if rt != nil {
-		if rt.used || rt.g.family.revoked {
-			rt.g.family.revoked = true // reuse of a rotated token: revoke the family
-		} else {
-			rt.used = !m.KeepRefreshToken
-			g = rt.g
-		}
+	switch {
+	case rt == nil || now.After(rt.expires):
+	case rt.used || rt.g.family.revoked:
+		rt.g.family.revoked = true // reuse of a rotated token: revoke the family
+		rt.usedAt = now
+	default:
+		rt.used = !m.KeepRefreshToken
+		rt.usedAt = now
+		g = rt.g
 	}
 	p.mu.Unlock()
 	if g == nil {
@@ -395,9 +400,10 @@ func (p *Provider) issue(w http.ResponseWriter, g *grant, aud string, fromCode b
 	issued.expires = now.Add(p.opts.AccessTokenTTL)
 	p.mu.Lock()
 	p.access[at] = &issued
+	p.recorded(now)
 	if slices.Contains(strings.Fields(g.scope), "offline_access") && !(m.KeepRefreshToken && !fromCode) {
 		rt := randomString()
-		p.refresh[rt] = &refreshToken{g: &issued}
+		p.refresh[rt] = &refreshToken{g: &issued, expires: now.Add(p.opts.RefreshTokenTTL)}
 		resp["refresh_token"] = rt
 	}
 	p.mu.Unlock()

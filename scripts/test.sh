@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, vet, the tests under the race
-# detector, and each benchmark for a few iterations so none can rot.
-# Needs only Go; the module proxy provides the dependencies.
+# Runs every check CI runs (.ci/run calls exactly this), stage after stage:
+# gofmt, go.work, go vet, the tests under the race detector, a smoke of
+# every benchmark and of the load test, the router examples, staticcheck,
+# bounded fuzzing, stores/redis against real Redis, several instances on
+# Redis, and the browser suite against real providers. Each stage prints
+# its wall-clock and CPU time, and a table of all stages ends the run
+# (README's "Two commands" gives the figures of one run on 2 cores).
+#
+# Needs Go 1.26 or newer with a C compiler (the race detector uses cgo),
+# Node 20 or newer with npm, and curl. Installs what is missing: staticcheck
+# (go install), Debian's redis-server, redis-tools and chromium (apt-get, so
+# run it as root, with sudo, or with those installed), and the browser
+# suite's npm packages (npm ci in e2e/). The Go module proxy and the npm
+# registry provide the rest.
+#
+# A new stage: stage "NAME" COMMAND... (a function below or a script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C # bash's `times` and awk's numbers with a decimal point
@@ -10,6 +23,7 @@ export LC_ALL=C # bash's `times` and awk's numbers with a decimal point
 # its CPU time (user+sys of every process it ran and waited for); the table
 # of all stages prints at the end, also when a stage fails.
 stage_names=() stage_wall=() stage_cpu=()
+load_start=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine slows the stages
 times_file=$(mktemp)
 # cpu_now sets cpu to the user+sys seconds of this shell's finished
 # children (in this shell: `times` in a subshell would see none).
@@ -35,7 +49,7 @@ report() {
 	local status=$?
 	rm -f "$times_file"
 	echo
-	echo "== stage times on $(nproc) cores (wall s, CPU user+sys s)"
+	echo "== stage times on $(nproc) cores (wall s, CPU user+sys s); load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 	local i
 	for i in "${!stage_names[@]}"; do
 		printf '%-40s %7s %7s\n' "${stage_names[i]}" "${stage_wall[i]}" "${stage_cpu[i]}"

@@ -271,3 +271,36 @@ func TestRefreshHolderDies(t *testing.T) {
 		})
 	}
 }
+
+// Redis unreachable for a while without restarting (a partition, a slow
+// spell): a sign-out made meanwhile holds on its instance at once and
+// reaches the others with the first sync after Redis answers again.
+func TestRevocationDuringPartition(t *testing.T) {
+	redis := startRedis(t)
+	p := startProxy(t, redis.addr)
+	here := newRevocations(t, p.client(t, 100*time.Millisecond), Options{})
+	there := newRevocations(t, redis.client(), Options{})
+	ctx := context.Background()
+	now := time.Now()
+	p.delay.Store(int64(500 * time.Millisecond))
+	rev := oidcauth.Revocation{SessionID: "signed-out-during-the-partition", At: now, Until: now.Add(time.Hour)}
+	if err := here.Revoke(ctx, rev); err == nil {
+		t.Fatal("Revoke reported success without Redis")
+	}
+	if !here.IsRevoked(rev.SessionID, "", "", now) {
+		t.Error("the revocation does not hold on its own instance")
+	}
+	if err := here.Sync(ctx); err == nil {
+		t.Error("Sync reported success without Redis")
+	}
+	p.delay.Store(0)
+	if err := here.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := there.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !there.IsRevoked(rev.SessionID, "", "", now) {
+		t.Error("the other instance never heard of the revocation made during the partition")
+	}
+}

@@ -22,14 +22,14 @@ import (
 // server is a real redis-server on a free loopback port, without
 // persistence, so a restart loses everything (the worst case).
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	args []string // beyond the defaults: a cluster node's
 	cmd  *exec.Cmd
 }
 
 // freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +39,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startRedis(t *testing.T) *server {
+func startRedis(t testing.TB) *server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: run scripts/redis-tests.sh, which installs it from Debian's packages")
@@ -84,7 +84,7 @@ func (s *server) client() *goredis.Client {
 	return c
 }
 
-func newRevocations(t *testing.T, c goredis.UniversalClient, opts Options) *Revocations {
+func newRevocations(t testing.TB, c goredis.UniversalClient, opts Options) *Revocations {
 	t.Helper()
 	if opts.ResyncInterval == 0 {
 		opts.ResyncInterval = time.Hour // tests call Sync themselves
@@ -132,7 +132,7 @@ func newInstances(t *testing.T, n int, idp *oidcauthtest.Provider, c goredis.Uni
 
 // newInstance starts an instance on c: Redis revocations, refresh
 // coordination and server-side sessions (or cookie sessions).
-func newInstance(t *testing.T, idp *oidcauthtest.Provider, c goredis.UniversalClient, opts instanceOptions, redirect string) *instance {
+func newInstance(t testing.TB, idp *oidcauthtest.Provider, c goredis.UniversalClient, opts instanceOptions, redirect string) *instance {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS()
@@ -186,12 +186,12 @@ func newInstance(t *testing.T, idp *oidcauthtest.Provider, c goredis.UniversalCl
 
 // browser holds the session cookie and sends it to any instance.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 	cookie string
 }
 
-func newBrowser(t *testing.T, tr http.RoundTripper) *browser {
+func newBrowser(t testing.TB, tr http.RoundTripper) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, client: &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

@@ -49,11 +49,12 @@ type Options struct {
 //
 // When Redis is unreachable: Revoke records locally and returns an error
 // (sign-out still ends the session here; a back-channel logout answers
-// 500 so the provider retries); FirstUse returns an error (fail closed:
-// no unchecked logout token is accepted); IsRevoked answers from the
-// mirror (fail open, or closed with MaxStaleness). When Redis comes back
-// empty (restarted without persistence), the mirrors write their records
-// back, so nothing revoked before the outage becomes valid again.
+// 500 so the provider retries), and the next Sync that reaches Redis
+// writes it there; FirstUse returns an error (fail closed: no unchecked
+// logout token is accepted); IsRevoked answers from the mirror (fail
+// open, or closed with MaxStaleness). When Redis comes back empty
+// (restarted without persistence), the mirrors write their records back,
+// so nothing revoked before the outage becomes valid again.
 type Revocations struct {
 	client goredis.UniversalClient
 	opts   Options
@@ -63,6 +64,7 @@ type Revocations struct {
 
 	mu       sync.Mutex // serialises Sync
 	epoch    string     // the epoch value last seen in Redis
+	unsent   unsent     // revoked here while Redis could not be written
 	cursor   int64      // Redis time (ms) from which the next Sync reads
 	lastSync atomic.Int64
 	stop     context.CancelFunc
@@ -180,7 +182,46 @@ func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error
 		return err
 	}
 	if err := appendScript.Run(ctx, r.client, []string{r.logKey}, record(rev), r.channel).Err(); err != nil {
-		return fmt.Errorf("oidcauth/redis: recording a revocation (held on this instance only): %w", err)
+		r.unsent.add(rev)
+		return fmt.Errorf("oidcauth/redis: recording a revocation (held on this instance only until Redis is back): %w", err)
+	}
+	return nil
+}
+
+// unsent holds revocations Redis did not take, for the next Sync to
+// write: Redis unreachable for a while (not restarted) keeps its epoch,
+// so without this the other instances would never hear of them.
+type unsent struct {
+	mu   sync.Mutex
+	revs []oidcauth.Revocation
+}
+
+// maxUnsent bounds the revocations kept for Redis during an outage; past
+// it, the oldest go (they still hold on this instance).
+const maxUnsent = 100_000
+
+func (u *unsent) add(rev oidcauth.Revocation) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.revs) >= maxUnsent {
+		u.revs = u.revs[1:]
+	}
+	u.revs = append(u.revs, rev)
+}
+
+// send writes the unsent revocations to Redis, keeping those it could not.
+func (r *Revocations) sendUnsent(ctx context.Context) error {
+	r.unsent.mu.Lock()
+	revs := r.unsent.revs
+	r.unsent.revs = nil
+	r.unsent.mu.Unlock()
+	for i, rev := range revs {
+		if err := appendScript.Run(ctx, r.client, []string{r.logKey}, record(rev), r.channel).Err(); err != nil {
+			r.unsent.mu.Lock()
+			r.unsent.revs = append(revs[i:len(revs):len(revs)], r.unsent.revs...)
+			r.unsent.mu.Unlock()
+			return fmt.Errorf("oidcauth/redis: sync: %w", err)
+		}
 	}
 	return nil
 }
@@ -235,6 +276,9 @@ func (r *Revocations) Sync(ctx context.Context) error {
 		r.cursor = 0
 	}
 	r.epoch = epoch
+	if err := r.sendUnsent(ctx); err != nil {
+		return err
+	}
 	now, err := r.client.Time(ctx).Result()
 	if err != nil {
 		return fmt.Errorf("oidcauth/redis: sync: %w", err)
