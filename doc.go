@@ -121,7 +121,9 @@
 // browser goes back to returnTo signed out, or on to an interactive
 // sign-in, by option; never to an error page. A browser tries once per
 // navigation: within 5 minutes, [Auth.SilentSignInTried] is true and a
-// new silent sign-in takes its fallback at once.
+// new silent sign-in is an interactive one, so no page can loop through
+// the provider. A prompt of "none" from [WithPrompt] or [Config.Prompt]
+// falls back to an interactive sign-in.
 //
 // # Logging and errors
 //

@@ -100,10 +100,17 @@ func (a *Auth) signInURL(w http.ResponseWriter, r *http.Request, o *signInOption
 		w.Header().Set("Cache-Control", "no-store")
 		return a.oauth2SignInURL(w, r, p, o), nil
 	}
-	// prompt=none however asked: a silent sign-in, with its fallback.
-	o.authn.silent = o.authn.silent || o.prompt == "none"
+	// prompt=none set by WithPrompt or Config.Prompt: a silent sign-in
+	// whose fallback is an interactive one (a RequireAuth page must lead
+	// to a sign-in, not back to itself).
+	if o.prompt == "none" && !o.authn.silent {
+		o.authn.silent, o.authn.interactive = true, true
+	}
+	// One silent attempt per navigation: the next one within the
+	// attempt's lifetime is interactive, whatever its fallback, so no
+	// page that starts silent sign-ins can loop through the provider.
 	if o.authn.silent && a.SilentSignInTried(r) {
-		return a.silentFallbackURL(w, r, o) // one silent attempt per navigation
+		return a.interactiveURL(w, r, o)
 	}
 	m, err := a.discovery.get(r.Context())
 	if err != nil {

@@ -269,8 +269,8 @@ func TestMethodNotAllowed(t *testing.T) {
 // A provider's error response leaves an earlier session alone: with Prompt
 // "none", another site could otherwise start a sign-in that fails with
 // login_required and so sign the user out (a silent sign-in's
-// login_required is no error page at all: it falls back). A failure after
-// the code was issued still ends it.
+// login_required is no error page at all: it falls back to an interactive
+// sign-in). A failure after the code was issued still ends it.
 func TestCallbackFailureAndEarlierSession(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Prompt = "none" })
@@ -282,7 +282,11 @@ func TestCallbackFailureAndEarlierSession(t *testing.T) {
 		f.idp.Misbehave(tc.m)
 		resp := f.signIn("/sign-in")
 		wantStatus(t, resp, tc.status)
-		if f.txCookies() != 0 {
+		if tc.status == http.StatusSeeOther {
+			if loc := location(t, resp); !strings.HasPrefix(loc.String(), f.idp.Issuer()) || loc.Query().Get("prompt") == "none" {
+				t.Errorf("login_required falls back to %s, want an interactive sign-in", loc)
+			}
+		} else if f.txCookies() != 0 {
 			t.Error("transaction not cleared")
 		}
 		if !f.signedIn() {

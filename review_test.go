@@ -81,6 +81,8 @@ func TestNewRedirectsStayOnOrigin(t *testing.T) {
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.idp.Misbehave(oidcauthtest.Misbehavior{AuthorizeError: "login_required"})
 	for _, evil := range []string{"//evil.example/x", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example"} {
+		// Each a first silent attempt (a second would be interactive).
+		f.jar.SetCookies(f.request("/").URL, []*http.Cookie{{Name: f.auth.silentCookie(), Value: "", MaxAge: -1}})
 		resp := f.get("/sign-in?silent=1&returnTo=" + url.QueryEscape(evil))
 		if resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(location(t, resp).String(), f.idp.Issuer()) {
 			back := f.get(location(t, resp).String())

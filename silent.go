@@ -39,11 +39,13 @@ var errAnswered = errors.New("oidcauth: answered")
 // showing anything (a session there, consent given). When it cannot
 // (login_required, interaction_required, consent_required,
 // account_selection_required) the callback takes fallback instead of
-// showing an error page. A browser tries once per navigation: a silent
-// sign-in within 5 minutes of one that fell back takes the fallback at
-// once, and [Auth.SilentSignInTried] tells a page not to start another.
-// A prompt of "none" set by [WithPrompt] or [Config.Prompt] is a silent
-// sign-in with SilentSignedOut.
+// showing an error page. A browser tries once per navigation: within 5
+// minutes of a silent sign-in that fell back, another is an interactive
+// sign-in, so a page that starts silent sign-ins cannot loop;
+// [Auth.SilentSignInTried] tells a page not to start another. A prompt of
+// "none" set by [WithPrompt] or [Config.Prompt] is a silent sign-in with
+// SilentInteractive (a RequireAuth page leads to a sign-in, not back to
+// itself).
 func WithSilentSignIn(fallback SilentFallback) SignInOption {
 	return optionFunc(func(o *signInOptions) {
 		o.prompt = "none"
@@ -79,15 +81,21 @@ func (a *Auth) silentFallback(w http.ResponseWriter, r *http.Request, o *signInO
 func (a *Auth) silentFallbackURL(w http.ResponseWriter, r *http.Request, o *signInOptions) (string, error) {
 	a.cookies.Set(w, a.silentCookie(), "1", silentAttemptLifetime)
 	if o.authn.interactive {
-		next := *o
-		next.authn.silent, next.authn.interactive = false, false
-		next.prompt = a.cfg.Prompt
-		if next.prompt == "none" {
-			next.prompt = ""
-		}
-		return a.signInURL(w, r, &next)
+		return a.interactiveURL(w, r, o)
 	}
 	return safeReturnTo(o.returnTo), nil
+}
+
+// interactiveURL starts the interactive sign-in a silent one gives way to:
+// the same options, the configuration's prompt unless it is "none".
+func (a *Auth) interactiveURL(w http.ResponseWriter, r *http.Request, o *signInOptions) (string, error) {
+	next := *o
+	next.authn.silent, next.authn.interactive = false, false
+	next.prompt = a.cfg.Prompt
+	if next.prompt == "none" {
+		next.prompt = ""
+	}
+	return a.signInURL(w, r, &next)
 }
 
 // forgetSilentAttempt clears the memory of a silent attempt once the user

@@ -98,8 +98,11 @@ var isoTime = regexp.MustCompile(`20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC`)
 func TestProfileReadable(t *testing.T) {
 	b := startApp(t, map[string]string{})
 	resp, _ := b.do("GET", "/sign-in", nil, nil)
-	resp, form := b.do("GET", resp.Header.Get("Location"), nil, nil)
+	_, form := b.do("GET", resp.Header.Get("Location"), nil, nil)
 	m := interactionField.FindStringSubmatch(form)
+	if m == nil {
+		t.Fatalf("no login form:\n%s", form)
+	}
 	// Another e-mail is another user, without a username.
 	resp, _ = b.do("POST", "/dev-idp/auth/interaction", url.Values{"interaction": {m[1]}, "action": {"approve"}, "name": {"Ada"}, "email": {"ada@example.com"}}, nil)
 	resp, _ = b.do("GET", resp.Header.Get("Location"), nil, nil)
