@@ -45,6 +45,18 @@
 //
 //	cfg, err := oidcauth.ConfigFromEnv(os.Getenv)
 //
+// # Coming from Logto's SDKs
+//
+// Logto's endpoint plus /oidc is the [Config.Issuer]. As Logto's SDKs do,
+// openid, offline_access and profile are requested whatever
+// [Config.Scopes] lists (unless [Config.ExactScopes]). Sign-in fetches
+// userinfo when the ID token lacks the profile or e-mail claims the scopes
+// asked for ([Config.UserInfo]). signIn is [Auth.SignIn] or
+// [Auth.SignInURL]; getIdToken [Auth.IDToken]; getIdTokenClaims
+// [UserFromContext]; getAccessToken [Auth.AccessToken]; getAccessTokenClaims
+// [Auth.Token] and [Token.Claims]; fetchUserInfo [Auth.FetchUserInfo]. The
+// README maps every call, each with its test.
+//
 // # Plain OAuth 2.0 providers
 //
 // Plain OAuth 2.0 providers ("Sign in with GitHub"), which have no ID token
