@@ -52,6 +52,8 @@ func main() {
 		serveMode         bool
 		profilesToServe   string
 		serveLimitSeconds int
+		target, path      string
+		cookieName        string
 	)
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per scenario")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each scenario")
@@ -67,6 +69,9 @@ func main() {
 	flag.BoolVar(&serveMode, "serve", false, "internal: run the server process")
 	flag.StringVar(&profilesToServe, "profiles", "", "internal: session profiles to serve")
 	flag.IntVar(&serveLimitSeconds, "serve-limit", 60, "internal: the server exits after this many seconds")
+	flag.StringVar(&target, "target", "", "measure this running app (http://host:port) instead of the built-in servers: examples/redis behind its proxy, or one instance")
+	flag.StringVar(&path, "target-path", "/api/me", "with -target: the protected path to drive")
+	flag.StringVar(&cookieName, "target-cookie", "oidcauth", "with -target: the session cookie's name")
 	flag.Parse()
 
 	if serveMode {
@@ -81,7 +86,9 @@ func main() {
 		o.maxTime = min(o.maxTime, 2*time.Minute)
 	}
 	var err error
-	if o.conns, err = parseInts(conns); err == nil {
+	if o.conns, err = parseInts(conns); err == nil && target != "" {
+		err = runTarget(o, target, path, cookieName)
+	} else if err == nil {
 		o.sizes = strings.Split(sizes, ",")
 		err = run(o)
 	}
