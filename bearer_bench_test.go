@@ -116,6 +116,7 @@ func publishedKey(b *testing.B, idp *oidcauthtest.Provider) *jose.JSONWebKey {
 // TestBearerRepeatedTokenAllocations holds the repeated token's
 // allocation target in every test run, not only when benchmarks run.
 func TestBearerRepeatedTokenAllocations(t *testing.T) {
+	// Not parallel: AllocsPerRun counts the allocations of the whole process.
 	a := newAPI(t, oidcauthtest.Options{}, nil)
 	h := a.bearer.RequireToken(bearerHandler)
 	r := httptest.NewRequest("GET", "/api/resource", nil)

@@ -436,6 +436,7 @@ func TestBearerLogsNoToken(t *testing.T) {
 // Concurrent requests with the same and with different tokens share the
 // cache safely (run under -race), each with its own principal.
 func TestBearerConcurrent(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, oidcauthtest.Options{}, func(c *BearerConfig) { c.CacheSize = 4 })
 	toks := make([]string, 8)
 	for i := range toks {

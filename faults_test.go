@@ -172,6 +172,7 @@ func goroutinesSettle(t *testing.T, base int) {
 // A provider that answers slowly costs each request at most the client's
 // timeout: handlers answer promptly and no goroutine is left waiting.
 func TestSlowProvider(t *testing.T) {
+	// Not parallel: it counts the goroutines of the whole process.
 	const timeout = 300 * time.Millisecond
 	for _, tc := range []struct {
 		name   string

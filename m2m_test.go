@@ -47,6 +47,7 @@ func newM2M(t *testing.T, mutate func(*ClientCredentialsConfig)) (*ClientCredent
 }
 
 func TestClientCredentialsRequest(t *testing.T) {
+	t.Parallel()
 	m2m, idp, _ := newM2M(t, func(c *ClientCredentialsConfig) { c.OrganizationID = "org-1" })
 	tok, err := m2m.TokenContext(t.Context())
 	if err != nil {
@@ -82,6 +83,7 @@ func TestClientCredentialsRequest(t *testing.T) {
 // TestClientCredentialsConcurrent: many callers at once cause one token
 // request; the token is reused until EarlyExpiry before it expires.
 func TestClientCredentialsConcurrent(t *testing.T) {
+	t.Parallel()
 	m2m, idp, c := newM2M(t, nil)
 	idp.Misbehave(oidcauthtest.Misbehavior{TokenDelay: 50 * time.Millisecond}) // keeps the request in flight while all callers arrive
 	var wg sync.WaitGroup
@@ -117,6 +119,7 @@ func TestClientCredentialsConcurrent(t *testing.T) {
 }
 
 func TestClientCredentialsFailures(t *testing.T) {
+	t.Parallel()
 	m2m, idp, _ := newM2M(t, func(c *ClientCredentialsConfig) { c.ClientSecret = "wrong" })
 	_, err := m2m.Token()
 	var pe *ProviderError
@@ -154,6 +157,7 @@ func TestClientCredentialsFailures(t *testing.T) {
 }
 
 func TestClientCredentialsClient(t *testing.T) {
+	t.Parallel()
 	m2m, idp, c := newM2M(t, nil)
 	b, err := NewBearer(BearerConfig{Issuer: idp.Issuer(), Resource: testAPI, HTTPClient: idp.Client(), Now: c.Now})
 	if err != nil {
@@ -188,6 +192,7 @@ func TestClientCredentialsClient(t *testing.T) {
 }
 
 func TestNewClientCredentialsRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]ClientCredentialsConfig{
 		"no endpoint":  {ClientID: "a", ClientSecret: "b"},
 		"both":         {Issuer: "https://idp.example.com/oidc", TokenURL: "https://idp.example.com/oidc/token", ClientID: "a", ClientSecret: "b"},

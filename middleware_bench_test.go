@@ -193,6 +193,7 @@ func BenchmarkRequestSize(b *testing.B) {
 // Allocation counts are deterministic, so the per-request budget is a test;
 // the time budget lives in BenchmarkRequest.
 func TestRequireAuthAllocs(t *testing.T) {
+	// Not parallel: AllocsPerRun counts the allocations of the whole process.
 	for _, tc := range []struct {
 		name   string
 		cached bool

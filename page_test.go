@@ -11,6 +11,7 @@ import (
 // script, no framing, no base or foreign resources, no sniffing, no
 // caching, and no path or query in a Referer.
 func TestPageSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	oidc := testAuth(t, nil)
 	chooser := testAuth(t, func(c *Config) {
 		c.Issuer = ""

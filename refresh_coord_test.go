@@ -10,6 +10,7 @@ import (
 // MemoryCoordinator's contract: one lease at a time, fencing of a holder
 // whose lease expired, one outcome, waiters woken by it, bounded records.
 func TestMemoryCoordinator(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clock := newClock()
 	m := NewMemoryCoordinator()

@@ -32,6 +32,7 @@ func (downCoordinator) Wait(context.Context, string) ([]byte, bool, error) {
 // inside the refresh leeway is served, an expired one fails with 502 and
 // the session stays; RequireAuth is not affected.
 func TestRefreshCoordinatorDown(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.RefreshCoordinator = downCoordinator{} })
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	_, first := f.getToken("")

@@ -15,6 +15,7 @@ import (
 // SignInURL is Logto's signIn returning a URL: the transaction is still
 // bound to this browser's cookie, so only this browser can finish it.
 func TestSignInURL(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	f.mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
 		target, err := f.auth.SignInURL(w, r, WithReturnTo("/profile"), WithLoginHint("ada@example.com"))
@@ -57,6 +58,7 @@ func TestSignInURL(t *testing.T) {
 // /sign-in passes Logto's sign-in parameters through from its query
 // string, each checked; anything else stays behind.
 func TestSignInHandlerLogtoParams(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t, oidcauthtest.Options{}, nil)
 	for _, tc := range []struct {
 		query string
@@ -95,6 +97,7 @@ func TestSignInHandlerLogtoParams(t *testing.T) {
 // its issuer: discovery fails, and the error names the issuer to use. A
 // Logto Cloud endpoint is refused at New with the same advice.
 func TestLogtoEndpointExplained(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
 	a := testAuth(t, func(c *Config) { c.Issuer = srv.URL; c.RedirectURL = "http://localhost:3000/callback" })

@@ -23,6 +23,7 @@ func (f *flow) newBrowser() {
 // B refuses both of their sessions on A and B at once, leaves the other
 // user alone, and lets the user sign in again.
 func TestSignOutEverywhere(t *testing.T) {
+	t.Parallel()
 	f := tokenFlow(t, oidcauthtest.Options{}, nil)
 	bAuth, b := f.instance(nil)
 	name := f.auth.sessionCookie
@@ -79,6 +80,7 @@ func TestSignOutEverywhere(t *testing.T) {
 // (its authorization endpoint) and id; the same id at the OpenID provider
 // is another user.
 func TestSignOutEverywhereOAuth2(t *testing.T) {
+	t.Parallel()
 	gh := github()
 	f := newOAuth2Flow(t, true, []*fake{gh}, nil)
 	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)

@@ -15,6 +15,7 @@ import (
 // as it stands, a fragment inside a function that declares the names the
 // prose gives it (auth, mux, w, r, …). One go vet run type-checks them all.
 func TestDocSnippetsCompile(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +210,7 @@ var anyExported = map[string]string{
 
 // README's table of Logto SDK calls names a test for each row; each exists.
 func TestLogtoMappingTestsExist(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -273,6 +273,7 @@ func TestCodeExchangeRefused(t *testing.T) {
 // readBounded takes a body of exactly the limit, refuses one byte more,
 // and reads bodies with or without a Content-Length.
 func TestReadBounded(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n        int
 		declared bool

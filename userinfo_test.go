@@ -82,6 +82,7 @@ func TestUserInfoErrorLeaksNothing(t *testing.T) {
 // The one subject check: a string sub equal to the expected one, nothing
 // else (OIDC Core §5.3.2; a number, null or an absent sub is refused).
 func TestSameSubject(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		body string
 		ok   bool
