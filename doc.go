@@ -205,8 +205,9 @@
 //     1.0 §2.6, replayed tokens refused) revoke sessions in
 //     [Config.Revocations], which RequireAuth consults in memory on every
 //     request, so a copied cookie is refused afterwards.
-//   - Refresh never spends a rotated refresh token twice; a refreshed ID
-//     token must name the same subject.
+//   - Refresh never spends a rotated refresh token twice, in a process
+//     and across the instances sharing [Config.RefreshCoordinator]; a
+//     refreshed ID token must name the same subject.
 //   - Every call to the provider has a timeout (10 s), a 1 MiB response
 //     limit, and follows no redirects; every endpoint that discovery names
 //     must meet the issuer's https rule. A token naming an unknown signing
@@ -223,8 +224,12 @@
 // against CSRF, and set Cache-Control on pages with personal data that
 // RequireAuth does not guard.
 //
-// Revocations live in one process's memory by default: with several
-// instances, share them through Redis (the stores/redis module), or a
-// sign-out on one instance does not hold on the others. SECURITY.md in the
+// Revocations and refresh outcomes live in one process's memory by
+// default: with several instances, share them through Redis (the
+// stores/redis module: Config.Revocations and Config.RefreshCoordinator),
+// or a sign-out on one instance does not hold on the others, and two
+// instances refreshing one session at once spend its refresh token twice
+// (the provider then ends the grant). Auth.SignOutEverywhere ends every
+// session of a user through the same revocation store. SECURITY.md in the
 // repository has the whole list, with the tests that prove each point.
 package oidcauth

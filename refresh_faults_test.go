@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,56 @@ func TestRefreshLeaseCoversTheGrant(t *testing.T) {
 	}
 	if len(coord.noDeadline) > 0 {
 		t.Errorf("coordinator calls without a deadline: %v", coord.noDeadline)
+	}
+}
+
+// countingCoordinator counts the calls made to a coordinator.
+type countingCoordinator struct {
+	RefreshCoordinator
+	calls atomic.Int64
+}
+
+func (c *countingCoordinator) Acquire(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	c.calls.Add(1)
+	return c.RefreshCoordinator.Acquire(ctx, key, ttl)
+}
+
+func (c *countingCoordinator) Wait(ctx context.Context, key string) ([]byte, bool, error) {
+	c.calls.Add(1)
+	return c.RefreshCoordinator.Wait(ctx, key)
+}
+
+// The coordinator (a network call with Redis) is asked only when a token
+// is due: never by RequireAuth, nor for a valid token, nor to catch up a
+// stale cookie this process refreshed itself.
+func TestCoordinatorOnlyWhenDue(t *testing.T) {
+	coord := &countingCoordinator{RefreshCoordinator: NewMemoryCoordinator()}
+	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.RefreshCoordinator = coord })
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+	for range 5 {
+		wantStatus(t, f.get("/profile"), http.StatusOK)
+		if status, _ := f.getToken(""); status != http.StatusOK {
+			t.Fatal(status)
+		}
+	}
+	if n := coord.calls.Load(); n != 0 {
+		t.Fatalf("%d coordinator calls without a token due", n)
+	}
+	f.clock.Advance(11 * time.Minute)
+	if status, _ := f.getToken(""); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	due := coord.calls.Load()
+	if due == 0 {
+		t.Fatal("the refresh did not go through the coordinator")
+	}
+	for _, target := range []string{"/profile", "/token"} {
+		if status, _, _ := fetch(t, f.client, f.app.URL+target, stale, f.auth.sessionCookie); status != http.StatusOK {
+			t.Fatalf("stale cookie at %s: %d", target, status)
+		}
+	}
+	if n := coord.calls.Load(); n != due {
+		t.Errorf("%d coordinator calls to catch up a cookie this process refreshed", n-due)
 	}
 }

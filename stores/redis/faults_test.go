@@ -304,3 +304,43 @@ func TestRevocationDuringPartition(t *testing.T) {
 		t.Error("the other instance never heard of the revocation made during the partition")
 	}
 }
+
+// Redis down when an instance starts: NewRevocations fails, so the
+// instance does not start without knowing what was revoked.
+func TestStartWithoutRedis(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: freeAddr(t), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r, err := NewRevocations(ctx, c, Options{}); err == nil {
+		r.Close()
+		t.Fatal("NewRevocations succeeded without Redis")
+	}
+}
+
+// Sign out everywhere on one instance: every browser of the user is
+// refused on every instance, on a single node and on a cluster.
+func TestSignOutEverywhereAcrossInstances(t *testing.T) {
+	backends(t, func(t *testing.T, c goredis.UniversalClient) {
+		idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
+		two := newInstances(t, 2, idp, c, instanceOptions{cookies: true})
+		a, b := two[0], two[1]
+		phone, laptop := newBrowser(t, a.srv.Client().Transport), newBrowser(t, a.srv.Client().Transport)
+		phone.signIn(a)
+		laptop.signIn(a)
+		sub, _ := phone.whoAmI(b)
+		if err := b.auth.SignOutEverywhere(context.Background(), idp.Issuer(), sub); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.rev.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, br := range []*browser{phone, laptop} {
+			for _, inst := range []*instance{a, b} {
+				if got := br.status(inst); got != http.StatusUnauthorized {
+					t.Errorf("a browser of the signed-out user: %d", got)
+				}
+			}
+		}
+	})
+}

@@ -257,11 +257,15 @@ func logout(t *testing.T, inst *instance, token string) int {
 }
 
 // Sign in on A, the provider's back-channel logout reaches B: the session
-// is refused on both, promptly (pub/sub) and after a resync either way.
+// is refused on both, promptly (pub/sub) and after a resync either way; on
+// a single node and on a cluster.
 func TestTwoInstancesBackChannelLogout(t *testing.T) {
-	redis := startRedis(t)
+	backends(t, testTwoInstancesBackChannelLogout)
+}
+
+func testTwoInstancesBackChannelLogout(t *testing.T, c goredis.UniversalClient) {
 	idp := oidcauthtest.NewServer(t, oidcauthtest.Options{ClientSecret: "secret"})
-	two := newInstances(t, 2, idp, redis.client(), instanceOptions{})
+	two := newInstances(t, 2, idp, c, instanceOptions{})
 	a, b := two[0], two[1]
 	user := newBrowser(t, a.srv.Client().Transport)
 	user.signIn(a)
