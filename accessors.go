@@ -12,7 +12,8 @@ import (
 
 // Token is an access token with what an app may know about it, from
 // [Auth.Token]. Its value is for an Authorization header: String, LogValue
-// and MarshalJSON print "[token redacted]".
+// and MarshalJSON print "[token redacted]", for a Token held by value (a
+// struct field, a copy) as for a *Token.
 type Token struct {
 	// Value is the access token itself.
 	Value string
@@ -23,13 +24,13 @@ type Token struct {
 }
 
 // String keeps the token out of anything printed with %v.
-func (t *Token) String() string { return "[token redacted]" }
+func (t Token) String() string { return "[token redacted]" }
 
 // LogValue keeps the token out of structured logs.
-func (t *Token) LogValue() slog.Value { return slog.StringValue("[token redacted]") }
+func (t Token) LogValue() slog.Value { return slog.StringValue("[token redacted]") }
 
 // MarshalJSON keeps the token out of JSON.
-func (t *Token) MarshalJSON() ([]byte, error) { return []byte(`"[token redacted]"`), nil }
+func (t Token) MarshalJSON() ([]byte, error) { return []byte(`"[token redacted]"`), nil }
 
 // IsJWT reports whether the token is a JWT (RFC 9068, as Logto issues for
 // API resources and organizations) rather than an opaque string.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -93,6 +94,26 @@ func TestScopesAsLogtosSDK(t *testing.T) {
 		a := testAuth(t, func(c *Config) { c.Scopes, c.ExactScopes = tc.scopes, tc.exact })
 		if got := strings.Join(a.cfg.Scopes, " "); got != tc.want || (a.cfg.Prompt == "consent") != tc.wantConsent {
 			t.Errorf("Scopes %v exact %v: requested %q prompt %q, want %q", tc.scopes, tc.exact, got, a.cfg.Prompt, tc.want)
+		}
+	}
+}
+
+// A Token held by value (a struct field, a dereferenced pointer) prints,
+// logs and marshals as redacted too, not only a *Token.
+func TestTokenValueRedacted(t *testing.T) {
+	tok := Token{Value: "secret-access-token", Resource: apiResource}
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("m", "tok", tok, "in", struct{ T Token }{tok})
+	js, err := json.Marshal(struct{ T Token }{tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", tok), "%+v": fmt.Sprintf("%+v", struct{ T Token }{tok}),
+		"slog": logs.String(), "json": string(js),
+	} {
+		if strings.Contains(out, tok.Value) {
+			t.Errorf("%s shows the token: %s", name, out)
 		}
 	}
 }
