@@ -144,9 +144,12 @@
 // sign_in_failed (with a "reason" such as invalid_state, code_rejected or
 // access_denied, see [ErrorReason]), sign_out, sign_out_failed,
 // refresh, refresh_failed, back_channel_logout,
-// back_channel_logout_failed, forbidden, step_up (a route asked for a
-// fresh sign-in), silent_sign_in_fallback and token_revocation_failed
-// (RFC 7009 at sign-out; never the token). Users appear as their subject
+// back_channel_logout_failed, sign_out_everywhere, forbidden, step_up (a
+// route asked for a fresh sign-in), silent_sign_in_fallback,
+// userinfo_failed (automatic userinfo at sign-in; the ID token's claims
+// are kept) and token_revocation_failed (RFC 7009 at sign-out; never the
+// token). A [Bearer] logs bearer_refused and forbidden at Debug level, with
+// the reason, never the token. Users appear as their subject
 // and issuer only. No token, authorization code, secret or cookie value is
 // ever logged: the values that hold tokens print as "[token redacted]" in
 // String and LogValue.
