@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/oidcauth/oidcauth/internal/jose"
 	"github.com/oidcauth/oidcauth/oidcauthtest"
 )
 
@@ -55,6 +57,79 @@ func TestRefreshCoordinatorDown(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "refresh coordinator unreachable") {
 		t.Error("the outage was not logged")
+	}
+}
+
+// recordingCoordinator is a MemoryCoordinator that records the lease ttl
+// it is asked for and whether each call came with a deadline.
+type recordingCoordinator struct {
+	*MemoryCoordinator
+	mu         sync.Mutex
+	leases     []time.Duration
+	noDeadline []string
+}
+
+func (c *recordingCoordinator) saw(op string, ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		c.noDeadline = append(c.noDeadline, op)
+	}
+}
+
+func (c *recordingCoordinator) Acquire(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	c.saw("Acquire", ctx)
+	c.mu.Lock()
+	c.leases = append(c.leases, ttl)
+	c.mu.Unlock()
+	return c.MemoryCoordinator.Acquire(ctx, key, ttl)
+}
+
+func (c *recordingCoordinator) Publish(ctx context.Context, key string, fence int64, out []byte, ttl time.Duration) (bool, error) {
+	c.saw("Publish", ctx)
+	return c.MemoryCoordinator.Publish(ctx, key, fence, out, ttl)
+}
+
+func (c *recordingCoordinator) Release(ctx context.Context, key string, fence int64) error {
+	c.saw("Release", ctx)
+	return c.MemoryCoordinator.Release(ctx, key, fence)
+}
+
+func (c *recordingCoordinator) Wait(ctx context.Context, key string) ([]byte, bool, error) {
+	c.saw("Wait", ctx)
+	return c.MemoryCoordinator.Wait(ctx, key)
+}
+
+// The lease outlasts everything the holder may do after it spent the
+// refresh token: the token request (HTTPClient's timeout) and, when the
+// refreshed ID token names a key not yet held, one JWKS fetch. A shorter
+// lease lets another instance take it over and spend the same refresh
+// token while the holder is still verifying, and the provider revokes
+// the grant. Every coordinator call is bounded: a hung coordinator (a
+// blackholed Redis) must not hold the session's refresh lock forever.
+func TestRefreshLeaseCoversTheGrant(t *testing.T) {
+	t.Parallel()
+	coord := &recordingCoordinator{MemoryCoordinator: NewMemoryCoordinator()}
+	f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.RefreshCoordinator = coord })
+	coord.MemoryCoordinator.now = f.auth.cfg.Now
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	f.clock.Advance(10*time.Minute - tokenLeeway + time.Second) // due
+	if status, _ := f.getToken(""); status != http.StatusOK {
+		t.Fatalf("refresh: %d", status)
+	}
+	coord.mu.Lock()
+	defer coord.mu.Unlock()
+	if len(coord.leases) == 0 {
+		t.Fatal("no lease taken")
+	}
+	grant := f.auth.cfg.HTTPClient.Timeout + jose.FetchTimeout
+	for _, ttl := range coord.leases {
+		if ttl <= grant {
+			t.Errorf("lease %v does not outlast the grant's bound %v", ttl, grant)
+		}
+	}
+	if len(coord.noDeadline) > 0 {
+		t.Errorf("coordinator calls without a deadline: %v", coord.noDeadline)
 	}
 }
 

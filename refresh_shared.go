@@ -12,6 +12,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/oidcauth/oidcauth/internal/cookie"
+	"github.com/oidcauth/oidcauth/internal/jose"
 )
 
 // Refreshes coordinated across instances (RefreshCoordinator).
@@ -28,11 +29,27 @@ import (
 // from an old cookie's refresh token to the newest tokens.
 const maxOutcomeChain = 16
 
-// leaseMargin is the lease's slack beyond the provider call's timeout.
+// leaseMargin is the lease's slack beyond the grant's bound, and the
+// bound of each call to the coordinator: a hung coordinator (a blackholed
+// Redis) must not hold the session's refresh lock for longer.
 const leaseMargin = 5 * time.Second
 
-// leaseTTL outlasts the refresh grant: HTTPClient's timeout bounds it.
-func (a *Auth) leaseTTL() time.Duration { return a.cfg.HTTPClient.Timeout + leaseMargin }
+// grantBudget bounds what the lease holder does once it has spent the
+// refresh token: the token request (HTTPClient's timeout) and, when the
+// refreshed ID token names a key the key set does not hold yet, one JWKS
+// fetch. The grant runs under this deadline.
+func (a *Auth) grantBudget() time.Duration { return a.cfg.HTTPClient.Timeout + jose.FetchTimeout }
+
+// leaseTTL outlasts the grant, so no other instance can take the lease
+// over, and spend the same refresh token, while the holder still works.
+func (a *Auth) leaseTTL() time.Duration { return a.grantBudget() + leaseMargin }
+
+// coordContext bounds one coordinator call by leaseMargin. It is detached
+// from ctx's cancellation: an outcome is published, and a lease released,
+// even when the browser gave up.
+func coordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), leaseMargin)
+}
 
 // coordKey names the coordination record of s's refresh state without
 // revealing the refresh token: the token, and the expiry of the access
@@ -102,7 +119,9 @@ func (a *Auth) refreshShared(w http.ResponseWriter, r *http.Request, st *tokenSt
 				return "", err
 			}
 		}
-		fence, aerr := coord.Acquire(r.Context(), ck, a.leaseTTL())
+		actx, cancel := context.WithTimeout(r.Context(), leaseMargin)
+		fence, aerr := coord.Acquire(actx, ck, a.leaseTTL())
+		cancel()
 		if aerr != nil {
 			return a.uncoordinated(s, st, key, now, aerr)
 		}
@@ -142,8 +161,10 @@ func (a *Auth) grant(w http.ResponseWriter, r *http.Request, st *tokenState, s *
 	// an aborted fetch) after the provider rotated the refresh token must
 	// not lose the new one, or the next refresh would spend the old one
 	// and the provider would revoke the session. HTTPClient's timeout
-	// still bounds the call.
-	ctx := oidc.ClientContext(context.WithoutCancel(r.Context()), a.cfg.HTTPClient)
+	// and the grant's budget still bound it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.grantBudget())
+	defer cancel()
+	ctx = oidc.ClientContext(ctx, a.cfg.HTTPClient)
 	m, resp, err := a.refresh(ctx, s, params)
 	var pe *ProviderError
 	refused := errors.As(err, &pe) && pe.Code == "invalid_grant"
@@ -240,6 +261,8 @@ func (a *Auth) publish(ctx context.Context, ck string, fence int64, outcome []by
 	if fence == 0 {
 		return true, nil
 	}
+	ctx, cancel := coordContext(ctx)
+	defer cancel()
 	return a.cfg.RefreshCoordinator.Publish(ctx, ck, fence, outcome, ttl)
 }
 
@@ -247,6 +270,8 @@ func (a *Auth) release(ctx context.Context, ck string, fence int64) {
 	if fence == 0 {
 		return
 	}
+	ctx, cancel := coordContext(ctx)
+	defer cancel()
 	if err := a.cfg.RefreshCoordinator.Release(ctx, ck, fence); err != nil {
 		a.cfg.Logger.Warn("oidcauth: releasing the refresh lease failed; it expires on its own", "error", logSafe(err))
 	}

@@ -21,8 +21,8 @@ const (
 	RefetchCooldown = time.Minute
 	// RetryInterval spaces fetches while no key set has loaded yet.
 	RetryInterval = 5 * time.Second
-	// fetchTimeout bounds one JWKS fetch, whoever waits for it.
-	fetchTimeout = 5 * time.Second
+	// FetchTimeout bounds one JWKS fetch, whoever waits for it.
+	FetchTimeout = 5 * time.Second
 	// MaxKeys bounds how many keys of a JWKS are kept.
 	MaxKeys = 64
 )
@@ -192,7 +192,7 @@ func (k *KeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 }
 
 func (k *KeySet) run(f *keyFetch) {
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
 	f.keys, f.err = k.get(ctx)
 	cancel()
 	k.mu.Lock()
