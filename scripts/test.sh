@@ -52,9 +52,9 @@ report() {
 	echo "== stage times on $(nproc) cores (wall s, CPU user+sys s); load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 	local i
 	for i in "${!stage_names[@]}"; do
-		printf '%-40s %7s %7s\n' "${stage_names[i]}" "${stage_wall[i]}" "${stage_cpu[i]}"
+		printf '%-52s %7s %7s\n' "${stage_names[i]}" "${stage_wall[i]}" "${stage_cpu[i]}"
 	done
-	printf '%-40s %7s %7s\n' total \
+	printf '%-52s %7s %7s\n' total \
 		"$(printf '%s\n' "${stage_wall[@]}" 0 | awk '{ t += $1 } END { printf "%.1f", t }')" \
 		"$(printf '%s\n' "${stage_cpu[@]}" 0 | awk '{ t += $1 } END { printf "%.1f", t }')"
 	[ "$status" = 0 ] || echo "test.sh: failed in the stage after the last one listed"
