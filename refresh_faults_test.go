@@ -183,3 +183,105 @@ func TestCoordinatorOnlyWhenDue(t *testing.T) {
 		t.Errorf("%d coordinator calls to catch up a cookie this process refreshed", n-due)
 	}
 }
+
+func TestRefreshFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("invalid_grant ends the session", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, nil)
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		stale := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+		f.clock.Advance(11 * time.Minute)
+		f.idp.Misbehave(oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest})
+		if status, kind := f.getToken(""); status != http.StatusUnauthorized || kind != ErrNotSignedIn.Error() {
+			t.Fatalf("token: %d %s", status, kind)
+		}
+		if f.cookie(f.auth.sessionCookie) != "" {
+			t.Error("session cookie kept")
+		}
+		wantStatus(t, f.get("/profile"), http.StatusSeeOther)
+		// A copy of the cookie sent later is refused too, without a call.
+		calls := f.idp.Calls("token")
+		req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
+		req.Header.Set("Cookie", stale)
+		resp, err := f.app.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		wantStatus(t, resp, http.StatusUnauthorized)
+		if f.idp.Calls("token") != calls {
+			t.Error("an ended session asked the provider again")
+		}
+	})
+	t.Run("no refresh token", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Scopes, c.ExactScopes = []string{"openid", "profile"}, true })
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		if status, _ := f.getToken(""); status != http.StatusOK {
+			t.Fatalf("token before expiry: %d", status)
+		}
+		f.clock.Advance(11 * time.Minute)
+		if status, kind := f.getToken(""); status != http.StatusUnauthorized || kind != ErrNoRefreshToken.Error() {
+			t.Errorf("token: %d %s", status, kind)
+		}
+		if !f.signedIn() {
+			t.Error("the session should stay")
+		}
+	})
+
+	// Each bad answer is refused, and the session stays as it was.
+	kept := []struct {
+		name   string
+		m      oidcauthtest.Misbehavior
+		status int
+		kind   error
+	}{
+		{"provider down", oidcauthtest.Misbehavior{TokenStatus: http.StatusServiceUnavailable}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"HTML answer", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: "<html>oops</html>", TokenContentType: "text/html"}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"no access_token", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: `{"token_type":"Bearer","expires_in":600}`}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"not Bearer", oidcauthtest.Misbehavior{TokenStatus: http.StatusOK, TokenBody: `{"access_token":"x","token_type":"DPoP"}`}, http.StatusBadGateway, ErrTokenEndpoint},
+		{"ID token for another client", oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["aud"] = "another-client" }}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"ID token badly signed", oidcauthtest.Misbehavior{CorruptSignature: true}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"at_hash wrong", oidcauthtest.Misbehavior{WrongAtHash: true}, http.StatusBadGateway, ErrInvalidIDToken},
+		{"resource refused", oidcauthtest.Misbehavior{TokenStatus: http.StatusBadRequest, TokenBody: `{"error":"invalid_target"}`}, http.StatusForbidden, ErrAccessDenied},
+	}
+	for _, tc := range kept {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tokenFlow(t, oidcauthtest.Options{}, nil)
+			wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+			before := f.cookie(f.auth.sessionCookie)
+			f.clock.Advance(11 * time.Minute)
+			f.idp.Misbehave(tc.m)
+			if status, kind := f.getToken(""); status != tc.status || kind != tc.kind.Error() {
+				t.Fatalf("token: %d %s, want %d %v", status, kind, tc.status, tc.kind)
+			}
+			if f.cookie(f.auth.sessionCookie) != before {
+				t.Error("the session cookie changed")
+			}
+			if !f.signedIn() {
+				t.Error("signed out")
+			}
+			// Once the provider behaves, the same session refreshes: the
+			// refused answer was not applied.
+			f.idp.Misbehave(oidcauthtest.Misbehavior{})
+			if tc.m.TokenStatus == 0 {
+				return // the provider rotated the refresh token it answered with
+			}
+			if status, _ := f.getToken(""); status != http.StatusOK {
+				t.Errorf("after recovery: %d", status)
+			}
+		})
+	}
+
+	t.Run("ID token for another subject ends the session", func(t *testing.T) {
+		f := tokenFlow(t, oidcauthtest.Options{}, nil)
+		wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+		f.clock.Advance(11 * time.Minute)
+		f.idp.Misbehave(oidcauthtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["sub"] = "someone-else" }})
+		if status, kind := f.getToken(""); status != http.StatusBadGateway || kind != ErrInvalidIDToken.Error() {
+			t.Fatalf("token: %d %s", status, kind)
+		}
+		if f.signedIn() {
+			t.Error("still signed in after the provider named another subject")
+		}
+	})
+}
