@@ -43,13 +43,19 @@ func (a *Auth) revokeTokens(m *metadata, s *session) {
 	if !s.accessToken.empty() && (s.expiry == 0 || s.expiry > a.cfg.Now().Unix()) {
 		toks = append(toks, tok{s.accessToken.compact(), "access_token"})
 	}
-	if len(toks) == 0 || !a.endedOnce(s.id) {
+	if len(toks) == 0 {
 		return
 	}
+	// A slot first: a session whose revocation found none is not marked
+	// done, so its cookie coming back later (a copy, another tab) revokes.
 	select {
 	case a.revoking <- struct{}{}:
 	default:
 		a.cfg.Logger.Warn("oidcauth: too many token revocations under way; this session's tokens are left to expire", "event", "token_revocation_failed")
+		return
+	}
+	if !a.endedOnce(s.id) {
+		<-a.revoking
 		return
 	}
 	a.background.Add(1)

@@ -157,3 +157,35 @@ func TestSignedOutCopyNoSecondRevocation(t *testing.T) {
 		t.Errorf("%d more revocation requests", n-calls)
 	}
 }
+
+// A sign-out that finds every revocation slot taken leaves its tokens for
+// later, not forgotten: when a copy of its cookie comes back once slots
+// are free, they are revoked then.
+func TestRevocationSlotsFullNotForgotten(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, oidcauthtest.Options{}, nil)
+	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
+	s := f.currentSession()
+	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
+	for range cap(f.auth.revoking) {
+		f.auth.revoking <- struct{}{}
+	}
+	wantStatus(t, f.signOut(), http.StatusSeeOther)
+	if n := f.idp.Calls("revocation"); n != 0 {
+		t.Fatalf("%d revocation requests with every slot taken", n)
+	}
+	for range cap(f.auth.revoking) {
+		<-f.auth.revoking
+	}
+	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
+	req.Header.Set("Cookie", copied)
+	resp, err := f.app.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.auth.background.Wait()
+	if f.idp.RefreshTokenActive(s.refreshToken) {
+		t.Error("the refresh token was never revoked: the full slots marked it done")
+	}
+}

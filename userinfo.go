@@ -27,8 +27,10 @@ func (a *Auth) mergeUserInfo(ctx context.Context, m *metadata, accessToken, sub 
 }
 
 // protocolClaims belong to the ID token alone: userinfo may add to the
-// user's claims but not replace these, or a "sid" from userinfo would pick
-// the back-channel logout that ends the session.
+// user's claims but neither replace nor add these, or a "sid" from
+// userinfo would pick the back-channel logout that ends the session, and
+// an "acr" or "amr" would claim a sign-in stronger than the one the ID
+// token signed.
 var protocolClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "sid", "auth_time", "acr", "amr", "jti"}
 
 // mergeClaims overlays userinfo's claims on the ID token's, except the
@@ -40,7 +42,7 @@ func mergeClaims(claims json.RawMessage, extra map[string]json.RawMessage) (json
 		return nil, fail(ErrInternal, err)
 	}
 	for k, v := range extra {
-		if _, set := merged[k]; set && slices.Contains(protocolClaims, k) {
+		if slices.Contains(protocolClaims, k) {
 			continue
 		}
 		merged[k] = v

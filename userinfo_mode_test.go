@@ -111,6 +111,37 @@ func TestMergeClaimsKeepsProtocolClaims(t *testing.T) {
 	}
 }
 
+// Nor does userinfo add a protocol claim the ID token lacks: sid, acr,
+// amr and auth_time describe the sign-in the ID token signed, and a sid
+// taken from userinfo would decide which back-channel logout ends the
+// session, an acr or amr what a Claim requirement reads as the strength
+// of the sign-in.
+func TestMergeClaimsAddsNoProtocolClaims(t *testing.T) {
+	t.Parallel()
+	id := json.RawMessage(`{"sub":"u-1","iss":"https://idp","aud":"c","exp":2,"iat":1}`)
+	extra := map[string]json.RawMessage{
+		"sub": json.RawMessage(`"u-1"`), "sid": json.RawMessage(`"s-2"`), "acr": json.RawMessage(`"urn:mfa"`),
+		"amr": json.RawMessage(`["mfa"]`), "auth_time": json.RawMessage(`9`), "nbf": json.RawMessage(`1`),
+		"email": json.RawMessage(`"u@example.com"`),
+	}
+	out, err := mergeClaims(id, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sid", "acr", "amr", "auth_time", "nbf"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("%s = %s taken from userinfo", k, v)
+		}
+	}
+	if string(got["email"]) != `"u@example.com"` {
+		t.Errorf("email = %s: userinfo's profile claims are still added", got["email"])
+	}
+}
+
 // A userinfo answer larger than the limit is refused, not read into memory.
 func TestUserInfoSizeLimited(t *testing.T) {
 	t.Parallel()
