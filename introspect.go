@@ -87,6 +87,11 @@ func (in *introspector) introspect(ctx context.Context, b *Bearer, raw string) (
 	if err != nil {
 		return nil, err
 	}
+	// The wait for a slot and the call share one deadline, the HTTP
+	// client's timeout: behind a hung endpoint, a queue of opaque tokens
+	// is answered 503, not kept waiting for as long as its clients wait.
+	ctx, cancel := context.WithTimeout(ctx, in.client.Timeout)
+	defer cancel()
 	select {
 	case in.slots <- struct{}{}:
 		defer func() { <-in.slots }()

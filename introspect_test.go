@@ -1,7 +1,9 @@
 package oidcauth
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -99,5 +101,27 @@ func TestIntrospectionAnswerChecks(t *testing.T) {
 		if tt.name == "machine" && e != nil && e.token.Subject != "c" {
 			t.Errorf("machine token's subject %q, want its client", e.token.Subject)
 		}
+	}
+}
+
+// The wait for one of the eight introspection slots is bounded like the
+// call itself, by the HTTP client's timeout: behind a hung introspection
+// endpoint, further opaque tokens get 503 instead of waiting for as long
+// as their clients do.
+func TestIntrospectionSlotWaitBounded(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, oidcauthtest.Options{}, func(c *BearerConfig) {
+		c.Introspection = &Introspection{ClientID: oidcauthtest.DefaultClientID, ClientSecret: "s3cr3t-client-value"}
+		hc := *c.HTTPClient
+		hc.Timeout = time.Nanosecond // the slots below are never freed: only the bound can end the wait
+		c.HTTPClient = &hc
+	})
+	for range cap(a.bearer.intro.slots) {
+		a.bearer.intro.slots <- struct{}{}
+	}
+	a.bearer.intro.endpoint = a.idp.Issuer() + "/token/introspection" // no discovery under a 1 ns timeout
+	_, err := a.bearer.Verify(context.Background(), "made-up-opaque-token-0123456789")
+	if !errors.Is(err, ErrProviderUnavailable) {
+		t.Errorf("err = %v, want ErrProviderUnavailable", err)
 	}
 }
