@@ -198,9 +198,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	t := p.issued[r.PostForm.Get("token")]
+	revoked := t != nil && t.family != nil && t.family.revoked // written by revocation and replays, under p.mu
 	p.mu.Unlock()
 	now := p.opts.Now().Unix()
-	if t == nil || now >= t.exp || (t.family != nil && t.family.revoked) {
+	if t == nil || now >= t.exp || revoked {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}

@@ -396,9 +396,9 @@ func (p *Provider) issue(w http.ResponseWriter, g *grant, aud string, fromCode b
 		"expires_in":   int(p.opts.AccessTokenTTL / time.Second),
 		"scope":        g.scope,
 	}
-	issued := *g
-	issued.expires = now.Add(p.opts.AccessTokenTTL)
 	p.mu.Lock()
+	issued := *g // under p.mu: a replayed code writes g.used
+	issued.expires = now.Add(p.opts.AccessTokenTTL)
 	p.access[at] = &issued
 	p.recorded(now)
 	if slices.Contains(strings.Fields(g.scope), "offline_access") && !(m.KeepRefreshToken && !fromCode) {
