@@ -46,7 +46,9 @@ var (
 	// the details), [Config.OnSignIn] denied the user, or the provider
 	// refused a token for a resource or organization ([Auth.AccessToken]:
 	// access_denied, invalid_target, invalid_scope or unauthorized_client
-	// at the refresh). Answered with 403.
+	// at the refresh), or a sign-in came within the cut-off of a
+	// revocation of its user ([Auth.SignOutEverywhere] moments before).
+	// Answered with 403.
 	ErrAccessDenied = errors.New("oidcauth: access denied")
 	// ErrAuthorization: the provider answered the authorization request
 	// with an error other than a refusal (invalid_scope,

@@ -162,6 +162,13 @@ func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (
 		if errors.Is(err, errAnswered) {
 			return
 		}
+		if err == nil && a.revoked(s) {
+			// A sign-in within the cut-off of a revocation of its user (a
+			// SignOutEverywhere moments ago): its session would be refused
+			// at once, and RequireAuth would send the browser round to sign
+			// in again, in a loop.
+			err = fail(ErrAccessDenied, errors.New("the user's sessions were revoked moments ago"))
+		}
 		if err == nil {
 			err = a.writeSession(w, r, s, true)
 		}

@@ -177,6 +177,7 @@ func (a *Auth) oauth2Callback(w http.ResponseWriter, r *http.Request, p *oauth2C
 			return nil, "", fail(ErrInternal, errors.New("OnSignIn may not change the subject, issuer or provider"))
 		}
 	}
+	s.oauth2Subject = oauth2Subject(s.user.Issuer, s.user.Subject) // as decoding sets it
 	return s, t.returnTo, nil
 }
 

@@ -17,32 +17,45 @@ import (
 // session was opened on an instance whose clock runs 30 s ahead.
 func TestSignOutHoldsWithSkewedClocks(t *testing.T) {
 	t.Parallel()
-	store := NewMemoryRevocations()
-	ahead := newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
-	ahead.clock.Advance(30 * time.Second)
-	wantStatus(t, ahead.signIn("/sign-in"), http.StatusSeeOther)
-	copied := &http.Cookie{Name: ahead.auth.sessionCookie, Value: ahead.cookie(ahead.auth.sessionCookie)}
-
-	cfg := ahead.auth.cfg
-	cfg.Now = func() time.Time { return ahead.clock.Now().Add(-30 * time.Second) }
-	behind, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ahead, behind, copied := signedInAhead(t)
 	r := httptest.NewRequest("POST", ahead.app.URL+"/sign-out", nil)
 	r.Header.Set("Origin", ahead.app.URL)
 	r.AddCookie(copied)
 	rec := httptest.NewRecorder()
 	behind.SignOutHandler().ServeHTTP(rec, r)
 	wantStatus(t, rec.Result(), http.StatusSeeOther)
+	refusedOnBoth(t, ahead, behind, copied)
+}
 
+// signedInAhead signs in on an instance whose clock runs 30 s ahead of
+// another one's (behind), both sharing one revocation store, and returns
+// a copy of the session cookie.
+func signedInAhead(t *testing.T) (ahead *flow, behind *Auth, copied *http.Cookie) {
+	t.Helper()
+	store := NewMemoryRevocations()
+	ahead = newFlow(t, oidcauthtest.Options{}, func(c *Config) { c.Revocations = store })
+	ahead.clock.Advance(30 * time.Second)
+	wantStatus(t, ahead.signIn("/sign-in"), http.StatusSeeOther)
+	copied = &http.Cookie{Name: ahead.auth.sessionCookie, Value: ahead.cookie(ahead.auth.sessionCookie)}
+	cfg := ahead.auth.cfg
+	cfg.Now = func() time.Time { return ahead.clock.Now().Add(-30 * time.Second) }
+	behind, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ahead, behind, copied
+}
+
+// refusedOnBoth checks that neither instance accepts the copied session.
+func refusedOnBoth(t *testing.T, ahead *flow, behind *Auth, copied *http.Cookie) {
+	t.Helper()
 	for name, a := range map[string]*Auth{"the instance ahead": ahead.auth, "the instance behind": behind} {
 		r := httptest.NewRequest("GET", ahead.app.URL+"/profile", nil)
 		r.AddCookie(copied)
 		rec := httptest.NewRecorder()
 		a.RequireAuth(protected).ServeHTTP(rec, r)
 		if rec.Code == http.StatusOK {
-			t.Errorf("%s still accepts the signed-out session", name)
+			t.Errorf("%s still accepts the ended session", name)
 		}
 	}
 }

@@ -8,7 +8,13 @@ import (
 // SignOutEverywhere ends every session of one user, on every instance that
 // shares [Config.Revocations]: each session of the user signed in until
 // now is refused from its next request, whichever browser or device holds
-// it, and a sign-in afterwards starts a valid session. issuer and subject
+// it. Sessions carry the time of their sign-in by the clock of the
+// instance that opened them, so the cut-off is now plus [Config.ClockSkew]:
+// a session opened moments before on an instance whose clock runs ahead
+// (by up to ClockSkew) is ended too. The price is that a sign-in by the
+// same user within ClockSkew afterwards (default one minute) is refused at
+// the callback (403, reason access_denied) instead of starting a session;
+// a sign-in after that starts a valid one. issuer and subject
 // name the user as a [User] does (its Issuer and Subject): the OpenID
 // Connect provider's issuer, or a plain OAuth 2.0 provider's
 // ([User.Issuer] holds its authorization endpoint). Use it for "sign out
@@ -30,7 +36,10 @@ func (a *Auth) SignOutEverywhere(ctx context.Context, issuer, subject string) er
 	if subject == "" {
 		return fail(ErrInternal, errors.New("SignOutEverywhere needs a subject"))
 	}
-	rev := Revocation{Subject: subject}
+	// Surviving sessions are the worse failure: the cut-off covers every
+	// instance's clock (a back-channel subject logout, in contrast, cuts off
+	// at the provider's iat exactly).
+	rev := Revocation{Subject: subject, At: a.cfg.Now().Add(a.cfg.ClockSkew)}
 	if issuer == "" || issuer != a.cfg.Issuer {
 		known := false
 		for _, p := range a.oauth2 {

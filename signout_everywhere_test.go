@@ -62,8 +62,9 @@ func TestSignOutEverywhere(t *testing.T) {
 		t.Error("another user was signed out")
 	}
 
-	// A sign-in after it is valid.
-	f.clock.Advance(time.Second)
+	// A sign-in after it (and after ClockSkew, see
+	// TestSignOutEverywhereHoldsWithSkewedClocks) is valid.
+	f.clock.Advance(f.auth.cfg.ClockSkew + time.Second)
 	f.idp.SetUser(oidcauthtest.User{Subject: user.Subject, Name: user.Name})
 	f.newBrowser()
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
@@ -96,5 +97,39 @@ func TestSignOutEverywhereOAuth2(t *testing.T) {
 	}
 	if f.signedIn() {
 		t.Error("the GitHub user is still signed in")
+	}
+	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusForbidden)
+	f.clock.Advance(f.auth.cfg.ClockSkew + time.Second)
+	wantStatus(t, f.get(f.startAt("/sign-in?provider=github").String()), http.StatusSeeOther)
+	if !f.signedIn() {
+		t.Error("a GitHub sign-in after the window is refused")
+	}
+}
+
+// Signing out everywhere holds whatever the instances' clocks say: a
+// session opened moments before on an instance whose clock runs 30 s
+// ahead is ended on every instance. A sign-in within ClockSkew afterwards
+// cannot be told from such a session: it is refused at the callback (no
+// session, no redirect loop through RequireAuth), and one after that
+// window is valid.
+func TestSignOutEverywhereHoldsWithSkewedClocks(t *testing.T) {
+	t.Parallel()
+	ahead, behind, copied := signedInAhead(t)
+	user := ahead.currentSession().user
+	if err := behind.SignOutEverywhere(context.Background(), user.Issuer, user.Subject); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnBoth(t, ahead, behind, copied)
+
+	ahead.newBrowser()
+	wantStatus(t, ahead.signIn("/sign-in"), http.StatusForbidden)
+	if ahead.cookie(ahead.auth.sessionCookie) != "" {
+		t.Error("a sign-in within ClockSkew of signing out everywhere left a session cookie")
+	}
+	ahead.clock.Advance(behind.cfg.ClockSkew)
+	ahead.newBrowser()
+	wantStatus(t, ahead.signIn("/sign-in"), http.StatusSeeOther)
+	if !ahead.signedIn() {
+		t.Error("a sign-in after the window is refused")
 	}
 }
