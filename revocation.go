@@ -59,7 +59,9 @@ type RevocationStore interface {
 // nothing for a replayed or duplicated logout token. Holds must not answer
 // true for a record that may not have reached the shared store (a write
 // that failed), or the provider's retry would be dropped.
-// [MemoryRevocations] has it.
+// [MemoryRevocations] has it, and so do the Revocations of stores/bolt (a
+// record in the file) and stores/redis (the very record in Redis: one
+// read, only for a record the mirror holds).
 
 // MemoryRevocations is a [RevocationStore] in process memory: lookups are
 // three map reads under a read lock, and records are dropped once their

@@ -59,6 +59,25 @@ func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error
 	})
 }
 
+// Holds reports whether the file (and the mirror) hold rev with the same
+// or a later cut-off and Until, so a Revoke of rev would change nothing:
+// the back-channel handler then writes nothing for a replayed logout
+// token. A revocation whose file write failed is held in memory only and
+// is not reported, so the provider's retry of that logout writes it again.
+func (r *Revocations) Holds(rev oidcauth.Revocation) bool {
+	if !r.mirror.Holds(rev) {
+		return false // names none or several kinds, or was never recorded
+	}
+	key := revocationKey(rev)
+	held := false
+	_ = r.d.db.View(func(tx *bbolt.Tx) error {
+		old, ok := decodeRevocation(key, tx.Bucket(bucketRevocations).Get(key))
+		held = ok && old.At.Unix() >= rev.At.Unix() && old.Until.Unix() >= rev.Until.Unix()
+		return nil
+	})
+	return held
+}
+
 // IsRevoked implements oidcauth.RevocationStore, from memory.
 func (r *Revocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
 	return r.mirror.IsRevoked(sessionID, sid, subject, signedIn)

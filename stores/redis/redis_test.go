@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -298,9 +299,22 @@ func testTwoInstancesBackChannelLogout(t *testing.T, c goredis.UniversalClient) 
 	if user.status(a) != http.StatusUnauthorized {
 		t.Error("A serves a session revoked at B")
 	}
-	// The same logout token is refused at A: jti is shared.
+	// The same logout token is refused at A: jti is shared. Redis holds
+	// its revocation already (Holds), so the replay writes nothing: the
+	// log, scored with Redis's clock at each write, is unchanged.
+	logged := func() []goredis.Z {
+		z, err := c.ZRangeWithScores(context.Background(), a.rev.logKey, 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	before := logged()
 	if got := logout(t, a, tok); got != http.StatusBadRequest {
 		t.Errorf("replayed logout token at A: %d", got)
+	}
+	if after := logged(); !slices.Equal(before, after) {
+		t.Errorf("the replay wrote to the revocation log: %v, then %v", before, after)
 	}
 }
 

@@ -226,6 +226,28 @@ func (r *Revocations) sendUnsent(ctx context.Context) error {
 	return nil
 }
 
+// holdsTimeout bounds Holds' read of Redis; past it Holds answers false
+// and the caller writes the revocation again, which is always safe.
+const holdsTimeout = 2 * time.Second
+
+// Holds reports whether rev is recorded in Redis itself, the very record
+// (kind, value, cut-off and Until) Revoke of rev would write, and in the
+// local mirror: the back-channel handler then writes nothing for a
+// replayed logout token (no ZADD, no PUBLISH). A revocation the mirror
+// holds alone (Redis did not take it, or lost it in a restart and the next
+// Sync has not written it back) is not reported, so the provider's retry
+// of that logout writes it again. It costs one read of Redis (ZSCORE),
+// only for a record the mirror already holds; any error answers false.
+func (r *Revocations) Holds(rev oidcauth.Revocation) bool {
+	if !r.mirror.Holds(rev) {
+		return false // names none or several kinds, or was never recorded
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), holdsTimeout)
+	defer cancel()
+	_, err := r.client.ZScore(ctx, r.logKey, record(rev)).Result()
+	return err == nil
+}
+
 // IsRevoked implements oidcauth.RevocationStore from the local mirror.
 func (r *Revocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
 	if r.opts.MaxStaleness > 0 && r.opts.Now().UnixNano()-r.lastSync.Load() > int64(r.opts.MaxStaleness) {
