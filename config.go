@@ -108,7 +108,7 @@ type Config struct {
 	// every request. Default: an in-memory store ([NewMemoryRevocations]),
 	// right for one instance; several instances share a distributed one
 	// (the stores/redis module).
-	Revocations RevocationStore
+	Revocations Revocations
 	// RefreshCoordinator makes several instances spend a rotating refresh
 	// token once between them: one instance refreshes, the others adopt
 	// its outcome (see [RefreshCoordinator]). Default: a

@@ -247,7 +247,7 @@ func TestOAuth2RefusalsChangeNothing(t *testing.T) {
 	}
 }
 
-// countingRevocations counts the writes a RevocationStore receives.
+// countingRevocations counts the writes a Revocations receives.
 type countingRevocations struct {
 	*MemoryRevocations
 	writes int

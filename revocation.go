@@ -34,12 +34,12 @@ type Revocation struct {
 	Until time.Time
 }
 
-// RevocationStore records revocations and answers whether a session is
+// Revocations records revocations and answers whether a session is
 // revoked. [Config.Revocations] takes one; the default is an in-memory
 // store, right for a single instance. Several instances share one through
 // a distributed store (the stores/redis module), so that a logout
 // delivered to any instance holds on all.
-type RevocationStore interface {
+type Revocations interface {
 	// Revoke records r. An error means it may not hold everywhere.
 	Revoke(ctx context.Context, r Revocation) error
 	// IsRevoked reports whether a session (its id, the provider's sid, the
@@ -53,7 +53,7 @@ type RevocationStore interface {
 	FirstUse(ctx context.Context, jti string, until time.Time) (bool, error)
 }
 
-// A RevocationStore may also have a method Holds(Revocation) bool that
+// A Revocations may also have a method Holds(Revocation) bool that
 // reports whether the revocation is already recorded, durably, with the
 // same or a later cut-off and Until. The back-channel handler then writes
 // nothing for a replayed or duplicated logout token. Holds must not answer
@@ -63,7 +63,7 @@ type RevocationStore interface {
 // record in the file) and stores/redis (the very record in Redis: one
 // read, only for a record the mirror holds).
 
-// MemoryRevocations is a [RevocationStore] in process memory: lookups are
+// MemoryRevocations is a [Revocations] in process memory: lookups are
 // three map reads under a read lock, and records are dropped once their
 // Until has passed. It is the default store, and the local mirror of
 // distributed ones. The zero value is ready to use.
@@ -188,7 +188,7 @@ func (m *MemoryRevocations) dropFirstLocked() {
 	}
 }
 
-// IsRevoked implements [RevocationStore].
+// IsRevoked implements [Revocations].
 func (m *MemoryRevocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
 	if m.n.Load() == 0 {
 		return false
@@ -208,7 +208,7 @@ func (m *MemoryRevocations) IsRevoked(sessionID, sid, subject string, signedIn t
 	return false
 }
 
-// FirstUse implements [RevocationStore].
+// FirstUse implements [Revocations].
 func (m *MemoryRevocations) FirstUse(_ context.Context, jti string, until time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -304,7 +304,7 @@ func (a *Auth) revoked(s *session) bool {
 	return a.cfg.Revocations.IsRevoked(s.id, sid, sub, time.Unix(s.created, 0))
 }
 
-// revocationHolder is a RevocationStore that can tell whether it already
+// revocationHolder is a Revocations that can tell whether it already
 // holds a revocation, durably, with the same or a later cut-off: the
 // back-channel handler then writes nothing for a replayed token.
 type revocationHolder interface {

@@ -209,6 +209,6 @@ func decodeTime(b []byte) time.Time {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
 }
 
-var _ oidcauth.RevocationStore = (*Revocations)(nil)
+var _ oidcauth.Revocations = (*Revocations)(nil)
 var _ oidcauth.ServerBackend = (*Sessions)(nil)
 var _ oidcauth.RefreshCoordinator = (*Coordinator)(nil)

@@ -8,7 +8,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Revocations is an oidcauth.RevocationStore kept in the database file
+// Revocations is an oidcauth.Revocations kept in the database file
 // and mirrored in memory (oidcauth.MemoryRevocations): [DB] loads every
 // unexpired record into the mirror when it opens, and each revocation is
 // written to the mirror and then to the file before Revoke returns. So
@@ -43,7 +43,7 @@ func loadRevocations(d *DB) (*Revocations, error) {
 	return r, nil
 }
 
-// Revoke implements oidcauth.RevocationStore.
+// Revoke implements oidcauth.Revocations.
 func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error {
 	if err := r.mirror.Revoke(ctx, rev); err != nil {
 		return err // names none or several kinds, or the list is full
@@ -78,12 +78,12 @@ func (r *Revocations) Holds(rev oidcauth.Revocation) bool {
 	return held
 }
 
-// IsRevoked implements oidcauth.RevocationStore, from memory.
+// IsRevoked implements oidcauth.Revocations, from memory.
 func (r *Revocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
 	return r.mirror.IsRevoked(sessionID, sid, subject, signedIn)
 }
 
-// FirstUse implements oidcauth.RevocationStore: the jti is kept in the
+// FirstUse implements oidcauth.Revocations: the jti is kept in the
 // file until it expires, so a logout token replayed after a restart is
 // still refused.
 func (r *Revocations) FirstUse(_ context.Context, jti string, until time.Time) (bool, error) {

@@ -8,7 +8,7 @@ import (
 	"github.com/oidcauth/oidcauth"
 )
 
-// holder is the optional RevocationStore method the back-channel handler
+// holder is the optional Revocations method the back-channel handler
 // asks before writing: a replayed logout token writes nothing.
 type holder interface {
 	Holds(oidcauth.Revocation) bool

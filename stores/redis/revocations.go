@@ -41,7 +41,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Revocations is an oidcauth.RevocationStore shared through Redis. Every
+// Revocations is an oidcauth.Revocations shared through Redis. Every
 // instance keeps a full mirror in memory (oidcauth.MemoryRevocations), so
 // RequireAuth's check never touches the network. A revocation is written
 // to the mirror at once, then to Redis, which publishes it to the other
@@ -176,7 +176,7 @@ redis.call('ZADD', KEYS[1], ms, ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return ms`)
 
-// Revoke implements oidcauth.RevocationStore.
+// Revoke implements oidcauth.Revocations.
 func (r *Revocations) Revoke(ctx context.Context, rev oidcauth.Revocation) error {
 	if err := r.mirror.Revoke(ctx, rev); err != nil {
 		return err
@@ -248,7 +248,7 @@ func (r *Revocations) Holds(rev oidcauth.Revocation) bool {
 	return err == nil
 }
 
-// IsRevoked implements oidcauth.RevocationStore from the local mirror.
+// IsRevoked implements oidcauth.Revocations from the local mirror.
 func (r *Revocations) IsRevoked(sessionID, sid, subject string, signedIn time.Time) bool {
 	if r.opts.MaxStaleness > 0 && r.opts.Now().UnixNano()-r.lastSync.Load() > int64(r.opts.MaxStaleness) {
 		return true
@@ -256,7 +256,7 @@ func (r *Revocations) IsRevoked(sessionID, sid, subject string, signedIn time.Ti
 	return r.mirror.IsRevoked(sessionID, sid, subject, signedIn)
 }
 
-// FirstUse implements oidcauth.RevocationStore with SET NX, so a logout
+// FirstUse implements oidcauth.Revocations with SET NX, so a logout
 // token is accepted once across all instances.
 func (r *Revocations) FirstUse(ctx context.Context, jti string, until time.Time) (bool, error) {
 	sum := sha256.Sum256([]byte(jti))
