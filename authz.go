@@ -48,16 +48,25 @@ func (a *Auth) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := sessionFromContext(r.Context()) // put there by require
-			for _, req := range reqs {
-				if req == nil || !req(r, &s.user) {
-					a.forbid(w, r, s)
-					return
-				}
+			if !meetsAll(reqs, r, &s.user) {
+				a.forbid(w, r, s)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
 		return a.require(check, false)
 	}
+}
+
+// meetsAll reports whether u meets every requirement; a nil Requirement
+// is never met.
+func meetsAll(reqs []Requirement, r *http.Request, u *User) bool {
+	for _, req := range reqs {
+		if req == nil || !req(r, u) {
+			return false
+		}
+	}
+	return true
 }
 
 // forbid answers a signed-in request that lacks a requirement. The session

@@ -248,11 +248,9 @@ func (b *Bearer) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := principalFromContext(r.Context()) // put there by RequireToken
-			for _, req := range reqs {
-				if req == nil || !req(r, &p.user) {
-					b.forbid(w, r, p)
-					return
-				}
+			if !meetsAll(reqs, r, &p.user) {
+				b.forbid(w, r, p)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
