@@ -42,7 +42,8 @@ type BearerConfig struct {
 	// opaque tokens are refused.
 	Introspection *Introspection
 	// ClockSkew is the leeway allowed for exp, nbf and iat against the
-	// local clock. Default 1 minute.
+	// local clock. Default 1 minute; with [Auth.Bearer], the Auth's
+	// [Config.ClockSkew].
 	ClockSkew time.Duration
 	// CacheSize bounds how many verified tokens are remembered, so that a
 	// repeated token costs no signature check (expiry is still checked on

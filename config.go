@@ -104,10 +104,11 @@ type Config struct {
 	Store sessions.Store
 
 	// Revocations records sessions ended before their cookies expire
-	// (sign-out, back-channel logout) and is consulted by RequireAuth on
-	// every request. Default: an in-memory store ([NewMemoryRevocations]),
-	// right for one instance; several instances share a distributed one
-	// (the stores/redis module).
+	// (sign-out, back-channel logout, [Auth.SignOutEverywhere]) and is
+	// consulted by RequireAuth on every request. Default: in memory
+	// ([NewMemoryRevocations]), right for one instance until it restarts;
+	// the stores/bolt module keeps them across restarts, and several
+	// instances share them through the stores/redis module.
 	Revocations Revocations
 	// RefreshCoordinator makes several instances spend a rotating refresh
 	// token once between them: one instance refreshes, the others adopt
@@ -133,8 +134,10 @@ type Config struct {
 	// responses are cut at 1 MiB either way. Default: a client with those
 	// limits.
 	HTTPClient *http.Client
-	// ClockSkew is the leeway allowed for ID token exp and iat against the
-	// local clock. Default 1 minute.
+	// ClockSkew is the leeway allowed against the local clock: for ID token
+	// exp and iat, for auth_time against max_age (step-up), and as the
+	// margin added to the cut-off of [Auth.SignOutEverywhere] and of a
+	// back-channel logout naming a sid. Default 1 minute.
 	ClockSkew time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

@@ -197,8 +197,8 @@
 //     replaces the earlier session (no fixation); a server-side
 //     [Config.Store] holds the session sealed the same way.
 //   - Sign-out clears the session locally before involving the provider. A
-//     GET signs out only with same-origin evidence (Fetch Metadata or a
-//     Referer on the app's origin), and a request another site made gets a
+//     GET signs out only with same-origin evidence (Fetch Metadata, or an
+//     Origin or Referer on the app's origin), and a request another site made gets a
 //     confirmation page instead, so no cross-site link or form signs a user
 //     out silently; nor can a failed sign-in that another site started.
 //     When the provider advertises a revocation_endpoint, the session's
@@ -232,7 +232,9 @@
 // stores/redis module: Config.Revocations and Config.RefreshCoordinator),
 // or a sign-out on one instance does not hold on the others, and two
 // instances refreshing one session at once spend its refresh token twice
-// (the provider then ends the grant). Auth.SignOutEverywhere ends every
-// session of a user through the same revocation store. SECURITY.md in the
+// (the provider then ends the grant). On one instance, the stores/bolt
+// module keeps both across restarts, which the default forgets.
+// Auth.SignOutEverywhere ends every session of a user through the same
+// Config.Revocations. SECURITY.md in the
 // repository has the whole list, with the tests that prove each point.
 package oidcauth

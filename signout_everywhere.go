@@ -29,7 +29,7 @@ import (
 // at hand.
 //
 // The error wraps [ErrUnknownProvider] when issuer is not a configured
-// provider's. An error from the revocation store means the sign-out holds
+// provider's. An error from [Config.Revocations] means the sign-out holds
 // on this instance but may not yet on the others (stores/redis: until
 // their next resync after Redis is back).
 func (a *Auth) SignOutEverywhere(ctx context.Context, issuer, subject string) error {

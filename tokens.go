@@ -244,7 +244,7 @@ func (a *Auth) applyRefresh(ctx context.Context, m *metadata, st *tokenState, s 
 
 // endSession ends a session the provider will no longer refresh: its
 // cookie is cleared, and it is revoked, so that requests still carrying
-// the cookie, here or on instances sharing the revocation store, stop at
+// the cookie, here or on instances sharing Config.Revocations, stop at
 // once instead of asking the provider again.
 func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, st *tokenState, s *session) {
 	next := &tokenSnap{ended: true}

@@ -9,7 +9,7 @@ import (
 
 // signOutEverywhere is the profile page's "Sign out on every device": it
 // signs this browser out (at the provider too) and then ends every other
-// session of the user, on every instance that shares the revocation store
+// session of the user, on every instance that shares Config.Revocations
 // (examples/redis). Only the app's own pages may ask: a POST another site
 // made, or one without evidence of where it came from, gets 403.
 func signOutEverywhere(auth *oidcauth.Auth, baseURL string) http.Handler {

@@ -133,7 +133,7 @@ func (d *DB) Close() error {
 	return err
 }
 
-// Revocations returns the revocation store, for [oidcauth.Config.Revocations].
+// Revocations returns the revocation list kept in the file, for [oidcauth.Config.Revocations].
 func (d *DB) Revocations() *Revocations { return d.revs }
 
 // Sessions returns a session backend, for [oidcauth.NewServerStore].
