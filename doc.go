@@ -19,7 +19,7 @@
 //		log.Fatal(err) // a configuration mistake, explained
 //	}
 //	mux := http.NewServeMux()
-//	auth.Mount(mux) // /sign-in, /callback, /sign-out
+//	auth.Mount(mux) // /sign-in, /callback, /sign-out, /backchannel-logout
 //	mux.Handle("/dashboard", auth.RequireAuth(http.HandlerFunc(dashboard)))
 //	log.Fatal(http.ListenAndServe("localhost:3000", mux))
 //
@@ -90,8 +90,8 @@
 // The handlers are http.Handlers and the middleware has the standard shape
 // func(http.Handler) http.Handler, so they fit any router: [Auth.Mount]
 // takes a ServeMux or a chi.Router; with gorilla/mux register
-// [Auth.SignInHandler], [Auth.CallbackHandler] and [Auth.SignOutHandler]
-// one by one; echo adapts them with echo.WrapHandler and
+// [Auth.SignInHandler], [Auth.CallbackHandler], [Auth.SignOutHandler] and
+// [Auth.BackChannelLogoutHandler] one by one; echo adapts them with echo.WrapHandler and
 // echo.WrapMiddleware, gin with gin.WrapH and a small middleware adapter.
 // The examples/ folder of the repository has a runnable, tested app for
 // each (ServeMux with Go 1.22 patterns, chi, gorilla/mux, echo, gin).
