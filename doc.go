@@ -225,7 +225,8 @@
 // What the app must still do: keep SessionKeys secret and rotate them,
 // serve over https in production, protect its own state-changing routes
 // against CSRF, and set Cache-Control on pages with personal data that
-// RequireAuth does not guard.
+// no middleware of this package serves (RequireAuth, Require, LoadUser
+// and a Bearer default signed-in responses to private, no-store).
 //
 // Revocations and refresh outcomes live in one process's memory by
 // default: with several instances, share them through Redis (the
