@@ -211,8 +211,9 @@
 //   - Refresh never spends a rotated refresh token twice, in a process
 //     and across the instances sharing [Config.RefreshCoordinator]; a
 //     refreshed ID token must name the same subject.
-//   - Every call to the provider has a timeout (10 s), a 1 MiB response
-//     limit, and follows no redirects; every endpoint that discovery names
+//   - Every call to the provider has a timeout (10 s; discovery and JWKS
+//     fetches 5 s), a 1 MiB response limit (token and userinfo answers
+//     64 KiB), and follows no redirects; every endpoint that discovery names
 //     must meet the issuer's https rule. A token naming an unknown signing
 //     key refetches the JWKS at most once a minute.
 //   - A Bearer takes tokens from the Authorization header only, refuses
