@@ -9,20 +9,21 @@ import (
 )
 
 // Revocation ends sessions before their cookies expire. Exactly one of
-// SessionID, SID and Subject is set.
+// SessionID, ProviderSID and Subject is set.
 type Revocation struct {
 	// SessionID is this library's id of one session: what sign-out
 	// revokes, so a copy of the cookie is refused afterwards.
 	SessionID string
-	// ProviderSID is the provider's session id (the sid claim): what a back-channel
-	// logout token names, ending every session of this app signed in
-	// through that provider session.
+	// ProviderSID is the provider's session id (the sid claim): what a
+	// back-channel logout token names, ending every session of this app
+	// signed in through that provider session.
 	ProviderSID string
 	// Subject ends all the sessions of a user (the sub claim), as a
-	// back-channel logout token without sid asks.
+	// back-channel logout token without sid or [Auth.SignOutEverywhere]
+	// asks.
 	Subject string
-	// At is the cut-off of a SID or Subject revocation: sessions signed in
-	// at or before At are refused; a sign-in after it starts a new, valid
+	// At is the cut-off of a ProviderSID or Subject revocation: sessions
+	// signed in at or before At are refused; a sign-in after it starts a new, valid
 	// session. Sessions record their sign-in to the second, so one signed
 	// in during At's second counts as before it (refused: the safe side of
 	// the ambiguity). A SessionID revocation names one session and has no
@@ -30,14 +31,16 @@ type Revocation struct {
 	// session and the one that ended it say; At only dates it.
 	At time.Time
 	// Until is when the record may be forgotten: by then every session it
-	// could match has expired anyway (At + Config.SessionMaxAge).
+	// could match has expired anyway (At + Config.SessionMaxAge +
+	// Config.ClockSkew).
 	Until time.Time
 }
 
 // Revocations records revocations and answers whether a session is
-// revoked. [Config.Revocations] takes one; the default is an in-memory
-// store, right for a single instance. Several instances share one through
-// a distributed store (the stores/redis module), so that a logout
+// revoked. [Config.Revocations] takes one; the default,
+// [MemoryRevocations], is right for a single instance until it restarts.
+// The stores/bolt module keeps them in a file across restarts; several
+// instances share them through the stores/redis module, so that a logout
 // delivered to any instance holds on all.
 type Revocations interface {
 	// Revoke records r. An error means it may not hold everywhere.

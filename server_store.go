@@ -20,8 +20,8 @@ import (
 )
 
 // ServerBackend is where a [ServerStore] keeps its records: a key-value
-// store with expiry, such as Redis (the stores/redis module) or process
-// memory ([NewMemoryBackend]). Keys are hashes, values are ciphertext: the
+// store with expiry, such as Redis (the stores/redis module), a bbolt file
+// (the stores/bolt module) or process memory ([NewMemoryBackend]). Keys are hashes, values are ciphertext: the
 // backend never sees a session's contents or the cookie that names it.
 type ServerBackend interface {
 	// Load returns the value under key; ok is false when there is none
