@@ -113,8 +113,9 @@ type Config struct {
 	// RefreshCoordinator makes several instances spend a rotating refresh
 	// token once between them: one instance refreshes, the others adopt
 	// its outcome (see [RefreshCoordinator]). Default: a
-	// [MemoryCoordinator] of this Auth's own, right for one instance;
-	// several instances share a distributed one (the stores/redis module).
+	// [MemoryCoordinator] of this Auth's own, right for one instance; the
+	// stores/bolt module keeps outcomes across restarts, and several
+	// instances share them through the stores/redis module.
 	RefreshCoordinator RefreshCoordinator
 	// BackChannelLogoutPath is where Mount puts the back-channel logout
 	// handler ([Auth.BackChannelLogoutHandler]); register BaseURL plus this

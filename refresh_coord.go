@@ -25,8 +25,9 @@ import (
 // that outlived its lease from overwriting the outcome of the one that
 // took over.
 //
-// Implementations: [MemoryCoordinator] (one process; the default) and the
-// stores/redis module's (Redis and Redis Cluster). Each method may be
+// Implementations: [MemoryCoordinator] (one process; the default), the
+// stores/bolt module's (one process, outcomes kept across restarts) and
+// the stores/redis module's (Redis and Redis Cluster). Each method may be
 // called concurrently. Errors are for faults of the coordinator (an
 // unreachable server); the library then makes no refresh grant, so no
 // refresh token is spent twice (see SECURITY.md).
