@@ -186,9 +186,11 @@ var errorStatuses = []struct {
 const internalPhrase = "Something went wrong on our side. Please try again."
 
 // ErrorStatus returns the HTTP status the default error handler uses for
-// err: 400 for bad or replayed sign-in input, 403 when the sign-in was
-// refused, 502 or 503 when the provider fails, 401 when not signed in, and
-// 500 for anything else.
+// err: 400 for bad or replayed sign-in input (or an unknown provider), 403
+// when the sign-in or a token was refused or a requirement is not met, 502
+// or 503 when the provider fails, 401 when not signed in (also without a
+// refresh token, or with an invalid access token), 405 for a method a
+// handler does not serve, and 500 for anything else.
 func ErrorStatus(err error) int {
 	status, _ := classify(err)
 	return status
@@ -198,9 +200,9 @@ func ErrorStatus(err error) int {
 // for logs, metrics and custom error pages: "provider_unavailable",
 // "invalid_state", "invalid_callback", "issuer_mismatch", "code_rejected",
 // "token_endpoint", "invalid_id_token", "userinfo", "access_denied",
-// "authorization_error", "not_signed_in", "session_too_large",
-// "method_not_allowed", "forbidden", "unknown_provider", "invalid_token",
-// or "internal" for anything else. It
+// "authorization_error", "not_signed_in", "no_refresh_token",
+// "session_too_large", "method_not_allowed", "forbidden",
+// "unknown_provider", "invalid_token", or "internal" for anything else. It
 // is the "reason" attribute of the "failed" log events.
 func ErrorReason(err error) string {
 	for _, e := range errorStatuses {
