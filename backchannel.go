@@ -32,7 +32,7 @@ var errInvalidLogoutToken = errors.New("oidcauth: invalid logout token")
 // token naming a provider session (sid) or a user (sub); every session of
 // this app it names is revoked in [Config.Revocations], so RequireAuth
 // refuses its cookie on the next request, on every instance that shares
-// the store.
+// it.
 //
 // The token is checked as §2.6 asks: signature with the provider's keys
 // (by go-jose) and the ID token's algorithms, iss, aud, iat (recent) and

@@ -146,11 +146,14 @@ func (a *Auth) signInURL(w http.ResponseWriter, r *http.Request, o *signInOption
 // state against this browser's pending sign-in (single use), the RFC 9207
 // issuer, redeems the code with the PKCE verifier, verifies the ID token,
 // replaces any earlier session with a fresh one and redirects to the
-// returnTo path with 303. Any failure answers 4xx/5xx and leaves no session.
+// returnTo path with 303. Any failure answers 4xx/5xx and writes no new
+// session; an earlier session survives a bad state, an error response from
+// the provider and a failed step-up, and any other failure signs the
+// browser out.
 func (a *Auth) CallbackHandler() http.Handler { return a.callbackHandler(a.callback) }
 
 // callbackHandler answers a callback that finish completes: the new session
-// written and a 303 to returnTo, or a failure that leaves no session.
+// written and a 303 to returnTo, or a failure that writes none.
 func (a *Auth) callbackHandler(finish func(http.ResponseWriter, *http.Request) (*session, string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -202,7 +205,7 @@ func keepsSession(err error) bool {
 
 // SignOutHandler signs the user out at GET or POST. A plain link from the
 // app's own pages works: the browser marks it same-origin (Sec-Fetch-Site,
-// or a Referer on the app's origin). A GET without that evidence, and any
+// or an Origin or Referer on the app's origin). A GET without that evidence, and any
 // request another site made, gets a confirmation page instead, so a
 // cross-site link, image or form cannot sign a user out silently, even in
 // browsers without Fetch Metadata. A POST without evidence either way (a
@@ -273,8 +276,9 @@ func (a *Auth) SignOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // Handler returns every route on one handler, for routers that take an
-// http.Handler: [Config.SignInPath], RedirectURL's path,
-// [Config.SignOutPath] and [Config.BackChannelLogoutPath]; anything else
+// http.Handler: those [Auth.Mount] registers ([Config.SignInPath],
+// RedirectURL's path, each OAuth 2.0 provider's callback,
+// [Config.SignOutPath] and [Config.BackChannelLogoutPath]); anything else
 // is 404. It matches the full request path, so mount it where paths
 // arrive unchanged (not behind http.StripPrefix); to serve under a prefix,
 // put the prefix in those settings.

@@ -109,7 +109,8 @@ func (a *Auth) oauth2SignInURL(w http.ResponseWriter, r *http.Request, p *oauth2
 // provider (400 otherwise: a mix-up), redeems the code with the client's
 // authentication method and the PKCE verifier, fetches the profile with the
 // access token, maps it, and replaces any earlier session with a fresh one.
-// Any failure answers 4xx/5xx and leaves no session. An unknown name gives
+// Any failure answers 4xx/5xx and writes no new session (an earlier one
+// is kept or cleared as [Auth.CallbackHandler] says). An unknown name gives
 // a handler that answers 404.
 func (a *Auth) OAuth2CallbackHandler(name string) http.Handler {
 	p := a.oauth2Provider(name)
