@@ -38,7 +38,8 @@ const tokenLeeway = 30 * time.Second
 // session refresh once: the others wait and reuse the result, as do
 // requests that still carry the session cookie from before the refresh, so
 // a rotating refresh token is never spent twice (which providers punish by
-// revoking the session). Resource tokens are cached in memory, per process,
+// revoking the session); across instances, [Config.RefreshCoordinator]
+// makes them meet. Resource tokens are cached in memory, per process,
 // keyed by session; only the refresh token travels in the cookie.
 //
 // The error wraps [ErrNotSignedIn] when there is no session or the provider
