@@ -54,8 +54,9 @@ type Config struct {
 	// Prompt is the OIDC prompt parameter sent at sign-in. Default:
 	// "consent" when Scopes holds offline_access (Logto, like
 	// node-oidc-provider, issues a refresh token only then), none otherwise.
-	// Set it to "login" to force re-authentication, or to "none" for a
-	// silent check.
+	// Set it to "login" to force re-authentication; "none" makes every
+	// sign-in a silent one that falls back to an interactive sign-in (see
+	// [WithSilentSignIn]).
 	Prompt string
 	// AuthParams are extra authorization request parameters sent on every
 	// sign-in (e.g. Logto's "first_screen"). Protocol parameters that the
@@ -82,7 +83,10 @@ type Config struct {
 
 	// SessionKeys encrypt and authenticate the session and sign-in cookies.
 	// Each must be at least 32 bytes of secret random data; an AES-256 key
-	// is derived from each with HKDF. The first key encrypts; all keys
+	// is derived from each with HKDF, bound to the app's origin (from
+	// RedirectURL), the issuer and the client ID, so that another
+	// deployment sharing the secret cannot pass its cookies off as this
+	// app's. The first key encrypts; all keys
 	// decrypt, so rotation is: prepend the new key, keep the old one for a
 	// session lifetime, then drop it. Required.
 	SessionKeys [][]byte
@@ -100,7 +104,9 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	// Store, when set, keeps sessions server-side through a gorilla/sessions
 	// store (Redis, SQL, the filesystem, …); the browser then holds only
-	// what the store puts in its cookie. Default: encrypted cookies.
+	// what the store puts in its cookie. [NewServerStore] is the one to
+	// use: it seals each session under a key only the browser's cookie
+	// holds. Default: encrypted cookies.
 	Store sessions.Store
 
 	// Revocations records sessions ended before their cookies expire
