@@ -57,7 +57,7 @@ type RefreshCoordinator interface {
 // MemoryCoordinator is a [RefreshCoordinator] in process memory: refreshes
 // are coordinated among the [Auth]s of one process that share it (and, the
 // default, within one Auth). It keeps at most a bounded number of records
-// (maxCoordRecords); past that, the oldest outcomes go first, and a cookie
+// (10,000); past that, the oldest outcomes go first, and a cookie
 // whose spent refresh token was forgotten is refreshed again (and refused
 // by a provider that rotates). The zero value is not ready; use
 // [NewMemoryCoordinator].

@@ -73,10 +73,10 @@ type Revocations interface {
 //
 // It is bounded per kind, so a script that signs in and out in a loop
 // cannot grow memory without end, nor push out a logout the provider
-// asked for: past maxSessionRevocations sign-outs, the one recorded first
+// asked for: past 1,000,000 sign-outs, the one recorded first
 // (the first to expire) gives way to the new one (a copy of that
 // session's cookie, whose browser cookie was cleared at sign-out, is then
-// accepted again until it expires); past maxProviderRevocations sid or
+// accepted again until it expires); past 100,000 sid or
 // subject revocations, a new one is refused with [ErrRevocationsFull] and
 // none is ever pushed out (the back-channel logout answers 500, logged,
 // and the provider retries).
