@@ -114,8 +114,9 @@ func (u *User) OrganizationRoles() []string { return u.logto().OrganizationRoles
 
 // CustomData decodes Logto's "custom_data" claim into v. Logto serves it
 // from the userinfo endpoint with the "custom_data" scope, so it is there
-// with [Config.UserInfo] set to [UserInfoAlways], or from
-// [Auth.FetchUserInfo].
+// when sign-in fetched userinfo: always with [Config.UserInfo] set to
+// [UserInfoAlways], with the default [UserInfoAuto] only when the ID token
+// lacked the profile, or from [Auth.FetchUserInfo].
 func (u *User) CustomData(v any) error {
 	c := u.logto()
 	if len(c.CustomData) == 0 {
