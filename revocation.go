@@ -126,7 +126,7 @@ func (m *MemoryRevocations) limit(kind int) int {
 // NewMemoryRevocations returns an empty in-memory store.
 func NewMemoryRevocations() *MemoryRevocations { return &MemoryRevocations{} }
 
-var errEmptyRevocation = errors.New("oidcauth: a revocation names exactly one of SessionID, SID and Subject")
+var errEmptyRevocation = errors.New("oidcauth: a revocation names exactly one of SessionID, ProviderSID and Subject")
 
 func (r Revocation) kind() (int, string, error) {
 	set := 0
