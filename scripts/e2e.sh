@@ -38,36 +38,10 @@ if [ ! -x "$chromium" ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 "$chromium" --version 2>/dev/null
-# npm ci when node_modules is missing or older than the lock file.
-if [ ! -f e2e/node_modules/.package-lock.json ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
-	(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
-fi
+. scripts/lib.sh
+npm_ci
 echo "node $(node --version), oidc-provider $(node -p 'require("./e2e/node_modules/oidc-provider/package.json").version')"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	local status=$?
-	for pid in "${pids[@]}"; do
-		pkill -TERM -P "$pid" 2>/dev/null || true # go test's test binary
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { process.stdout.write(String(s.address().port)); s.close(); })'
-}
-random_hex() {
-	head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'
-}
 # wait_for NAME PID CHECK...: until CHECK succeeds, for 15 s at most, while
 # PID runs.
 wait_for() {

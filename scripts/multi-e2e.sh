@@ -32,37 +32,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
-if [ ! -f e2e/node_modules/.package-lock.json ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
-	(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
-fi
+. scripts/lib.sh
+npm_ci
 
-work=$(mktemp -d)
-pids=()
-stop_all() {
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	pids=()
-}
-cleanup() {
-	local status=$?
-	stop_all
-	rm -rf "$work"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { process.stdout.write(String(s.address().port)); s.close(); })'
-}
-random_hex() {
-	head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'
-}
 # wait_file NAME FILE: until FILE has content, for 30 s at most, while the
 # last process started runs.
 wait_file() {
