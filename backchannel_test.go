@@ -72,13 +72,7 @@ func TestBackChannelLogoutBySID(t *testing.T) {
 	if f.cookie(f.auth.sessionCookie) != "" {
 		t.Error("the revoked session's cookie was not cleared")
 	}
-	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
-	req.Header.Set("Cookie", copied)
-	r2, err := f.app.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2.Body.Close()
+	r2 := f.withCookie("/api/me", copied)
 	wantStatus(t, r2, http.StatusUnauthorized)
 
 	// Signing in again starts a new provider session, which is valid.
@@ -216,13 +210,7 @@ func TestSignOutRevokesCopies(t *testing.T) {
 	wantStatus(t, f.signIn("/sign-in"), http.StatusSeeOther)
 	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
 	wantStatus(t, f.do("POST", "/sign-out", http.Header{"Origin": {f.app.URL}}), http.StatusSeeOther)
-	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
-	req.Header.Set("Cookie", copied)
-	resp, err := f.app.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := f.withCookie("/api/me", copied)
 	wantStatus(t, resp, http.StatusUnauthorized)
 }
 

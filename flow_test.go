@@ -159,6 +159,23 @@ func (f *flow) do(method, target string, header http.Header) *http.Response {
 
 func (f *flow) get(target string) *http.Response { return f.do("GET", target, nil) }
 
+// withCookie GETs path on the app with exactly the Cookie header given,
+// outside the flow's cookie jar: a copied cookie presented later.
+func (f *flow) withCookie(path, cookie string) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest("GET", f.app.URL+path, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Cookie", cookie)
+	resp, err := f.app.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func body(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)

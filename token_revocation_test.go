@@ -121,13 +121,7 @@ func TestEndedSessionTokensRevoked(t *testing.T) {
 				t.Error("the ended session's refresh token is still active at the provider")
 			}
 			calls := f.idp.Calls("revocation")
-			req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
-			req.Header.Set("Cookie", copied)
-			resp, err := f.app.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			f.withCookie("/api/me", copied)
 			f.auth.background.Wait()
 			if n := f.idp.Calls("revocation"); n != calls {
 				t.Errorf("a copy of the ended cookie made %d more revocation requests", n-calls)
@@ -144,13 +138,7 @@ func TestSignedOutCopyNoSecondRevocation(t *testing.T) {
 	copied := f.auth.sessionCookie + "=" + f.cookie(f.auth.sessionCookie)
 	wantStatus(t, f.signOut(), http.StatusSeeOther)
 	calls := f.idp.Calls("revocation")
-	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
-	req.Header.Set("Cookie", copied)
-	resp, err := f.app.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := f.withCookie("/api/me", copied)
 	wantStatus(t, resp, http.StatusUnauthorized)
 	f.auth.background.Wait()
 	if n := f.idp.Calls("revocation"); n != calls {
@@ -177,13 +165,7 @@ func TestRevocationSlotsFullNotForgotten(t *testing.T) {
 	for range cap(f.auth.revoking) {
 		<-f.auth.revoking
 	}
-	req, _ := http.NewRequest("GET", f.app.URL+"/api/me", nil)
-	req.Header.Set("Cookie", copied)
-	resp, err := f.app.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	f.withCookie("/api/me", copied)
 	f.auth.background.Wait()
 	if f.idp.RefreshTokenActive(s.refreshToken) {
 		t.Error("the refresh token was never revoked: the full slots marked it done")
